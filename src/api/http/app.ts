@@ -1,0 +1,177 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Dispatcher, Reply } from '../../commands/dispatcher.js';
+import { AgentError, type ErrorCode, ERROR_CATALOGUE } from '../../errors.js';
+import { PROTOCOL_VERSION } from '../../version.js';
+import { AuthFailureLimiter, tokenFromHeaders, tokenMatcher } from './auth.js';
+
+/** What the status endpoints report; implemented in main.ts from the live object graph. */
+export interface AgentStatus {
+  nodeId: string;
+  agentId: string;
+  version: string;
+  uptimeSeconds(): number;
+  docker(): { reachable: boolean; version: string | undefined };
+  serverCount(): number;
+  readiness(): { ready: true } | { ready: false; reason: 'starting' | 'docker_unreachable' };
+  panelLink(): 'disabled' | 'connecting' | 'open' | 'established';
+}
+
+export interface HttpAppOptions {
+  token: string;
+  dispatcher: Dispatcher;
+  status: AgentStatus;
+  logger: Logger;
+  bodyLimitBytes: number;
+  authFailuresPerMinute: number;
+  https?: { cert: Buffer; key: Buffer } | undefined;
+  /** Plugins registered after the core routes (the WebSocket and file-streaming routes). */
+  plugins?: ((app: FastifyInstance, helpers: HttpHelpers) => Promise<void>)[];
+}
+
+export interface HttpHelpers {
+  /** True when the request carries the node token. */
+  isAuthorized(request: FastifyRequest): boolean;
+  isShuttingDown(): boolean;
+}
+
+const PUBLIC_PATHS = new Set(['/health', '/ready']);
+
+/** The HTTP error shape of PROTOCOL.md §2.3: `error` is a string, `code` an extension. */
+export function errorBody(error: AgentError): Record<string, unknown> {
+  return { success: false, error: error.message, code: error.code };
+}
+
+function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
+  return reply.code(ERROR_CATALOGUE[code].httpStatus).send(errorBody(new AgentError(code, message)));
+}
+
+export function replyBody(reply: Reply): Record<string, unknown> {
+  if (reply.success) return reply as Record<string, unknown>;
+  const body = errorBody(reply.error);
+  return reply.id === undefined ? body : { id: reply.id, ...body };
+}
+
+/** Builds the listener of PROTOCOL.md §2: /health, /ready, /api/status, /api/command, plus plugins. */
+export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: FastifyInstance; beginShutdown(): void }> {
+  const app = Fastify({
+    loggerInstance: options.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: options.bodyLimitBytes,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 120_000,
+    return503OnClosing: false,
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
+  // Slowloris guard: a client gets 10 s to send its headers.
+  app.server.headersTimeout = 10_000;
+
+  const matches = tokenMatcher(options.token);
+  const limiter = new AuthFailureLimiter(options.authFailuresPerMinute);
+  let shuttingDown = false;
+  const helpers: HttpHelpers = {
+    isAuthorized: (request) => matches(tokenFromHeaders(request.headers)),
+    isShuttingDown: () => shuttingDown,
+  };
+
+  // Bodies are kept raw and parsed by the route: the panel sends JSON as application/json, text/plain or with
+  // no type at all, and a GET probe may carry `Content-Type: application/json` with no body.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.headers({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      'cache-control': 'no-store',
+    });
+    const path = request.url.split('?')[0] ?? '';
+    if (PUBLIC_PATHS.has(path)) return;
+    if (shuttingDown) return sendError(reply, 'SHUTTING_DOWN', 'the agent is shutting down');
+    // WebSocket upgrades may authenticate with their first frame instead (PROTOCOL.md §6.5).
+    if (path === '/api/ws' && !request.headers.authorization && !request.headers['x-api-key']) return;
+    const address = request.ip;
+    if (limiter.isBlocked(address)) return sendError(reply, 'RATE_LIMITED', 'too many failed authentications; retry later');
+    if (!helpers.isAuthorized(request)) {
+      limiter.recordFailure(address);
+      reply.header('www-authenticate', 'Bearer');
+      return reply.code(401).send({ success: false, error: 'unauthorized', code: 'AUTH_FAILED' });
+    }
+  });
+
+  app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, request, reply) => {
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
+      return sendError(reply, 'PAYLOAD_TOO_LARGE', `request body exceeds ${options.bodyLimitBytes} bytes`);
+    }
+    if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, 'BAD_REQUEST', err.message);
+    }
+    request.log.error({ err }, 'unhandled error in HTTP route');
+    return reply.code(500).send({ success: false, error: 'internal error', code: 'INTERNAL_ERROR' });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const known = ['/health', '/ready', '/api/status', '/api/command'];
+    const path = request.url.split('?')[0] ?? '';
+    if (known.includes(path)) return sendError(reply, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}`);
+    return sendError(reply, 'NOT_FOUND', `no route ${request.method} ${path}`);
+  });
+
+  const { status } = options;
+  app.get('/health', async () => {
+    const docker = status.docker();
+    return {
+      status: 'healthy',
+      nodeId: status.nodeId,
+      version: status.version,
+      protocolVersion: PROTOCOL_VERSION,
+      uptime: status.uptimeSeconds(),
+      connected: true,
+      timestamp: new Date().toISOString(),
+      docker: docker.reachable ? 'reachable' : 'unreachable',
+    };
+  });
+
+  app.get('/ready', async (_request, reply) => {
+    const readiness = status.readiness();
+    return reply.code(readiness.ready ? 200 : 503).send(readiness);
+  });
+
+  app.get('/api/status', async () => ({
+    online: true,
+    version: status.version,
+    protocolVersion: PROTOCOL_VERSION,
+    uptime: status.uptimeSeconds(),
+    serverCount: status.serverCount(),
+    lastSeen: new Date().toISOString(),
+    nodeId: status.nodeId,
+    agentId: status.agentId,
+    docker: status.docker(),
+    panelLink: status.panelLink(),
+  }));
+
+  app.post('/api/command', async (request, reply) => {
+    const raw = request.body;
+    const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : '';
+    if (text.trim() === '') return sendError(reply, 'BAD_REQUEST', 'the request body is empty; expected a JSON command');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      return sendError(reply, 'BAD_REQUEST', `the request body is not valid JSON: ${(err as Error).message}`);
+    }
+    const result = await options.dispatcher.dispatch(body, request.log as unknown as Logger);
+    return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(replyBody(result));
+  });
+
+  for (const plugin of options.plugins ?? []) await plugin(app, helpers);
+
+  return {
+    app,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+  };
+}

@@ -1,0 +1,10 @@
+/** Documented exit codes of the `ctrl-alt-play-agent` command (README "CLI"). */
+export const EXIT = {
+  OK: 0,
+  /** The agent failed at run time (for example the port is taken). */
+  FAILURE: 1,
+  /** The configuration is invalid; the message names the key. */
+  CONFIG_INVALID: 2,
+  /** `doctor` found at least one problem. */
+  DOCTOR_PROBLEMS: 3,
+} as const;

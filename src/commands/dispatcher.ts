@@ -1,0 +1,144 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import { AgentError, toAgentError } from '../errors.js';
+import type { ServerRegistry } from '../servers/registry.js';
+import type { Server } from '../servers/server.js';
+import { type CommandId, extractId, normalizeCommand } from './envelope.js';
+import { describeIssues, isValidServerId } from './fields.js';
+
+/**
+ * The one dispatcher behind every transport (PROTOCOL.md §1): normalise → validate → resolve id → run.
+ * Handlers are small modules of `ActionDefinition`s; transports only turn `Reply` into their wire shape.
+ */
+
+/** sync: answered when done; ack: validated, accepted, finished in the background; bg: sync up to a limit. */
+export type ActionMode = 'sync' | 'ack' | 'bg';
+/** server: needs a known server; new-server: a valid id that may not exist yet (create); node: no server. */
+export type ActionScope = 'server' | 'new-server' | 'node';
+
+export interface ActionContext {
+  /** The resolved server (scope "server"). */
+  server: Server;
+  /** The id exactly as received; replies echo it (PROTOCOL.md §4). */
+  serverId: string;
+  signal: AbortSignal;
+  log: Logger;
+}
+
+export interface ActionResult {
+  data?: Record<string, unknown>;
+  message?: string;
+}
+
+export interface ActionDefinition<S extends z.ZodType = z.ZodType> {
+  name: string;
+  scope: ActionScope;
+  mode: ActionMode;
+  payload: S;
+  run(ctx: ActionContext, payload: z.output<S>): Promise<ActionResult>;
+}
+
+/** Keeps the payload type of each definition while letting modules export plain arrays. */
+export function defineAction<S extends z.ZodType>(def: ActionDefinition<S>): ActionDefinition {
+  return def as unknown as ActionDefinition;
+}
+
+export type Reply =
+  | { id?: CommandId; success: true; data?: Record<string, unknown>; message?: string }
+  | { id?: CommandId; success: false; error: AgentError };
+
+export interface DispatcherOptions {
+  registry: ServerRegistry;
+  log: Logger;
+  replyDeadlineMs: number;
+}
+
+export class Dispatcher {
+  private readonly actions = new Map<string, ActionDefinition>();
+
+  constructor(private readonly options: DispatcherOptions) {}
+
+  register(definitions: readonly ActionDefinition[]): this {
+    for (const def of definitions) {
+      if (this.actions.has(def.name)) throw new Error(`action ${def.name} registered twice`);
+      this.actions.set(def.name, def);
+    }
+    return this;
+  }
+
+  get actionNames(): string[] {
+    return [...this.actions.keys()].sort();
+  }
+
+  has(action: string): boolean {
+    return this.actions.has(action);
+  }
+
+  /** Never throws: every failure becomes a Reply with a catalogue error. */
+  async dispatch(body: unknown, log: Logger = this.options.log): Promise<Reply> {
+    const id = extractId(body);
+    const withId = <T extends object>(reply: T): T & { id?: CommandId } => (id === undefined ? reply : { id, ...reply });
+    let action = '(unparsed)';
+    try {
+      const command = normalizeCommand(body);
+      action = command.action;
+      const def = this.actions.get(command.action);
+      if (!def) throw new AgentError('UNKNOWN_ACTION', `unknown action "${command.action}"`);
+      const parsed = def.payload.safeParse(command.payload);
+      if (!parsed.success) throw new AgentError('INVALID_PAYLOAD', describeIssues(parsed.error));
+      const { server, serverId } = this.resolveServer(def, command.serverId);
+      const result = await this.runWithDeadline(def, parsed.data, server, serverId, log);
+      return withId({ success: true as const, ...result });
+    } catch (err) {
+      const error = toAgentError(err);
+      if (error.code === 'INTERNAL_ERROR') log.error({ err, action }, 'action failed unexpectedly');
+      else log.debug({ action, code: error.code, message: error.message }, 'action refused');
+      return withId({ success: false as const, error });
+    }
+  }
+
+  private resolveServer(def: ActionDefinition, raw: unknown): { server: Server | undefined; serverId: string } {
+    if (def.scope === 'node') return { server: undefined, serverId: typeof raw === 'string' ? raw : '' };
+    if (raw === undefined || raw === null || raw === '') {
+      throw new AgentError('INVALID_SERVER_ID', 'serverId: required for this action');
+    }
+    if (!isValidServerId(raw)) {
+      throw new AgentError(
+        'INVALID_SERVER_ID',
+        'serverId: must be 1-64 characters of letters, digits, "_", "." or "-", starting with a letter or digit',
+      );
+    }
+    if (def.scope === 'new-server') return { server: this.options.registry.find(raw), serverId: raw };
+    return { server: this.options.registry.resolve(raw), serverId: raw };
+  }
+
+  private async runWithDeadline(
+    def: ActionDefinition,
+    payload: unknown,
+    server: Server | undefined,
+    serverId: string,
+    log: Logger,
+  ): Promise<ActionResult> {
+    const controller = new AbortController();
+    const ms = this.options.replyDeadlineMs;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new AgentError('TIMEOUT', `${def.name} did not finish within ${Math.round(ms / 1000)} s`);
+        controller.abort(error);
+        reject(error);
+      }, ms);
+    });
+    try {
+      const ctx: ActionContext = {
+        server: server as Server,
+        serverId,
+        signal: controller.signal,
+        log: server ? log.child({ serverId: server.id }) : log,
+      };
+      return await Promise.race([def.run(ctx, payload), deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

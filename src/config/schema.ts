@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/**
+ * The configuration schema is the type: nothing declares the shape beside it. Every value is parsed once at
+ * start-up (file < environment < flags, see load.ts) and the result is frozen. Units are in the names.
+ */
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+export const configSchema = z.strictObject({
+  /** Bearer token the panel sends (the node's daemon token). Generated and persisted when absent. */
+  token: z.string().min(1, 'must not be empty').optional(),
+  host: z.string().min(1).default('0.0.0.0'),
+  port: port.default(8081),
+  /** The panel's node uuid; reported as `nodeId`. Defaults to the host name (load.ts). */
+  nodeId: z.string().min(1).max(128),
+  dataDir: z.string().min(1),
+  logLevel: z.enum(LOG_LEVELS).default('info'),
+  tls: z
+    .strictObject({
+      certFile: z.string().min(1).optional(),
+      keyFile: z.string().min(1).optional(),
+    })
+    .prefault({})
+    .refine((t) => Boolean(t.certFile) === Boolean(t.keyFile), 'certFile and keyFile must be given together'),
+  http: z
+    .strictObject({
+      /** The panel forwards 50 MB uploads as base64, which adds a third (PROTOCOL.md §2.3). */
+      bodyLimitBytes: positiveInt.default(70 * 1024 * 1024),
+      /** Every reply goes out within this deadline; the panel gives up after 30 s (§2.4). */
+      replyDeadlineMs: positiveInt.default(25_000),
+      /** Failed authentications per address per minute before 429 for a minute. */
+      authFailuresPerMinute: positiveInt.default(10),
+    })
+    .prefault({}),
+  panel: z
+    .strictObject({
+      url: z.url().optional(),
+      wsUrl: z.url().optional(),
+      apiToken: z.string().min(1).optional(),
+      caFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  docker: z
+    .strictObject({
+      /** Unix socket or tcp:// URL; defaults to DOCKER_HOST, else /var/run/docker.sock. */
+      host: z.string().min(1).optional(),
+      /** The bridge network every game server joins; created when missing. */
+      network: z.string().min(1).default('ctrl-alt-play'),
+      pullTimeoutMs: positiveInt.default(15 * 60_000),
+      /** Calls to the Engine that take longer than this are treated as DOCKER_UNAVAILABLE. */
+      apiTimeoutMs: positiveInt.default(20_000),
+    })
+    .prefault({}),
+  servers: z
+    .strictObject({
+      /**
+       * The uid:gid game servers run as and own their files as. "auto": 988:988 (the yolks "container" user)
+       * when the agent runs as root, else the agent's own uid:gid; "image": the image's own USER.
+       */
+      user: z
+        .string()
+        .regex(/^(auto|image|\d+:\d+)$/, 'must be "auto", "image" or "uid:gid"')
+        .default('auto'),
+      /** PID cap per container: stops fork bombs without bothering real game servers. */
+      pidsLimit: positiveInt.default(2048),
+      tmpSizeMb: positiveInt.default(256),
+      /** Run Docker's init as PID 1 to reap zombies and forward signals. */
+      init: bool.default(false),
+      /** Address published ports bind to when the payload names none. */
+      defaultIp: z.string().min(1).default('0.0.0.0'),
+      timezone: z.string().min(1).default('UTC'),
+      /** Start servers whose container stopped while the agent was down but which were meant to run. */
+      bootRestore: bool.default(true),
+      autoRestart: bool.default(true),
+      autoRestartMax: positiveInt.default(3),
+      autoRestartWindowMs: positiveInt.default(10 * 60_000),
+      /** Second rung of the stop ladder: after a stop command, how long the signal gets before SIGKILL. */
+      signalGraceMs: positiveInt.default(10_000),
+      consoleHistoryLines: z.coerce.number().int().min(100).max(100_000).default(10_000),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      /** Stop every game server gracefully on SIGTERM instead of leaving them running. */
+      stopServers: bool.default(false),
+      /** In-flight requests get this long to finish after SIGTERM. */
+      graceMs: positiveInt.default(10_000),
+    })
+    .prefault({}),
+});
+
+export type AgentConfig = Readonly<z.infer<typeof configSchema>>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,408 @@
+import type { Duplex, Readable } from 'node:stream';
+import Docker from 'dockerode';
+import type { Logger } from 'pino';
+import { AgentError } from '../errors.js';
+import { DockerTimeoutError, engineMessage, isConflict, isNotFound, toDockerAgentError } from './errors.js';
+import { LABEL_MANAGED, LABEL_SERVER_ID, ownerFilters } from './labels.js';
+
+/**
+ * The only module that talks to the Docker Engine. Every container it lists or touches is found through
+ * label filters evaluated by the Engine itself, so a container the agent did not create is never inspected,
+ * stopped or removed (the filters include this agent's id, so two agents can share one Engine).
+ */
+
+export interface RuntimeOptions {
+  agentId: string;
+  host: string | undefined;
+  apiTimeoutMs: number;
+  pullTimeoutMs: number;
+  logger: Logger;
+}
+
+export interface ManagedContainer {
+  id: string;
+  serverId: string;
+  state: string;
+  labels: Record<string, string>;
+}
+
+export interface ContainerStatus {
+  id: string;
+  running: boolean;
+  exitCode: number;
+  oomKilled: boolean;
+  startedAt: string | undefined;
+  finishedAt: string | undefined;
+  labels: Record<string, string>;
+}
+
+export interface ImageFacts {
+  hasEntrypoint: boolean;
+  user: string;
+}
+
+export interface PullResult {
+  /** True when the pull failed and a local copy is used instead. */
+  usedLocal: boolean;
+  warning?: string;
+}
+
+export interface ContainerEvent {
+  action: 'start' | 'die' | 'oom' | 'destroy';
+  containerId: string;
+  serverId: string;
+  exitCode: number | undefined;
+}
+
+export function createDockerClient(host: string | undefined): Docker {
+  if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  if (host.startsWith('/')) return new Docker({ socketPath: host });
+  const url = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
+}
+
+export class DockerRuntime {
+  readonly docker: Docker;
+  private readonly agentId: string;
+  private readonly apiTimeoutMs: number;
+  private readonly pullTimeoutMs: number;
+  private readonly log: Logger;
+
+  constructor(options: RuntimeOptions, docker?: Docker) {
+    this.docker = docker ?? createDockerClient(options.host);
+    this.agentId = options.agentId;
+    this.apiTimeoutMs = options.apiTimeoutMs;
+    this.pullTimeoutMs = options.pullTimeoutMs;
+    this.log = options.logger;
+  }
+
+  /** Runs one Engine call with a deadline, mapping failures to catalogue errors. */
+  private async call<T>(what: string, fn: () => Promise<T>, timeoutMs = this.apiTimeoutMs): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new DockerTimeoutError(what, timeoutMs)), timeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      throw toDockerAgentError(err, what);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async version(): Promise<{ version: string; apiVersion: string; cgroupVersion: string | undefined }> {
+    const v = await this.call('read the Engine version', () => this.docker.version());
+    const info = await this.call('read Engine info', () => this.docker.info()).catch(() => undefined);
+    return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: info?.CgroupVersion };
+  }
+
+  async ping(timeoutMs = 3000): Promise<boolean> {
+    try {
+      await this.call('ping', () => this.docker.ping(), timeoutMs);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Facts the host offers: io weight exists only with the blkio/io controller (absent on some cgroup v2 hosts). */
+  async hostFacts(): Promise<{ ioWeight: boolean }> {
+    const info = await this.call('read Engine info', () => this.docker.info());
+    return { ioWeight: info.BlkioWeight !== false };
+  }
+
+  /** The agent's own bridge network; inter-container traffic is off so servers cannot reach each other. */
+  async ensureNetwork(name: string): Promise<void> {
+    const existing = await this.call('list networks', () => this.docker.listNetworks({ filters: { name: [name] } }));
+    if (existing.some((n) => n.Name === name)) return;
+    try {
+      await this.call('create the network', () =>
+        this.docker.createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          CheckDuplicate: true,
+          Labels: { [LABEL_MANAGED]: 'true' },
+          Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+        }),
+      );
+    } catch (err) {
+      // Another agent on the same Engine created it between our list and create.
+      if (!isConflict((err as AgentError).cause)) throw err;
+    }
+  }
+
+  async inspectImage(ref: string): Promise<ImageFacts | undefined> {
+    try {
+      const info = await this.docker.getImage(ref).inspect();
+      const entrypoint = info.Config?.Entrypoint;
+      return {
+        hasEntrypoint: Array.isArray(entrypoint) ? entrypoint.length > 0 : Boolean(entrypoint),
+        user: info.Config?.User ?? '',
+      };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw toDockerAgentError(err, `inspect image ${ref}`);
+    }
+  }
+
+  /**
+   * Pulls an image. A "~" prefix means local only. When the pull fails but the image exists locally the local
+   * copy is used with a warning (there may be no registry at all); otherwise IMAGE_PULL_FAILED.
+   */
+  async pullImage(reference: string, onProgress: (message: string) => void): Promise<PullResult> {
+    const localOnly = reference.startsWith('~');
+    const ref = localOnly ? reference.slice(1) : reference;
+    if (localOnly) {
+      if (await this.inspectImage(ref)) return { usedLocal: true };
+      throw new AgentError('IMAGE_PULL_FAILED', `image ${ref} is marked local-only (~) but is not present locally`);
+    }
+    try {
+      await this.call(
+        `pull image ${ref}`,
+        async () => {
+          const stream = (await this.docker.pull(ref)) as Readable;
+          await new Promise<void>((resolve, reject) => {
+            this.docker.modem.followProgress(
+              stream,
+              (err) => (err ? reject(err) : resolve()),
+              (event: { status?: string; id?: string; error?: string }) => {
+                if (event.error) reject(new Error(event.error));
+                else if (event.status) onProgress(event.id ? `${event.id}: ${event.status}` : event.status);
+              },
+            );
+          });
+        },
+        this.pullTimeoutMs,
+      );
+      return { usedLocal: false };
+    } catch (err) {
+      if ((err as AgentError).code === 'DOCKER_UNAVAILABLE') throw err;
+      if (await this.inspectImage(ref)) {
+        const warning = `pull of ${ref} failed (${engineMessage((err as AgentError).cause ?? err)}); using the local copy`;
+        this.log.warn({ image: ref }, warning);
+        return { usedLocal: true, warning };
+      }
+      throw new AgentError('IMAGE_PULL_FAILED', `image ${ref} could not be pulled and is not present locally: ${engineMessage((err as AgentError).cause ?? err)}`);
+    }
+  }
+
+  /** Every server container this agent owns, running or not. */
+  async listManaged(): Promise<ManagedContainer[]> {
+    const list = await this.call('list containers', () =>
+      this.docker.listContainers({ all: true, filters: { label: ownerFilters(this.agentId) } }),
+    );
+    return list.map((c) => ({
+      id: c.Id,
+      serverId: c.Labels[LABEL_SERVER_ID] ?? '',
+      state: c.State,
+      labels: c.Labels,
+    }));
+  }
+
+  async findContainer(serverId: string, role: 'server' | 'install' = 'server'): Promise<ManagedContainer | undefined> {
+    const list = await this.call('list containers', () =>
+      this.docker.listContainers({ all: true, filters: { label: ownerFilters(this.agentId, serverId, role) } }),
+    );
+    const c = list[0];
+    return c ? { id: c.Id, serverId, state: c.State, labels: c.Labels } : undefined;
+  }
+
+  /** Status of a container found through findContainer/listManaged (never a name from outside). */
+  async status(containerId: string): Promise<ContainerStatus | undefined> {
+    try {
+      const info = await this.call('inspect the container', () => this.docker.getContainer(containerId).inspect());
+      if (info.Config.Labels?.[LABEL_MANAGED] !== 'true') return undefined;
+      return {
+        id: info.Id,
+        running: info.State.Running,
+        exitCode: info.State.ExitCode,
+        oomKilled: info.State.OOMKilled,
+        startedAt: info.State.Running ? info.State.StartedAt : undefined,
+        finishedAt: info.State.Running ? undefined : info.State.FinishedAt,
+        labels: info.Config.Labels ?? {},
+      };
+    } catch (err) {
+      if ((err as AgentError).code === 'CONTAINER_NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
+    try {
+      const container = await this.call('create the container', () => this.docker.createContainer(options));
+      return container.id;
+    } catch (err) {
+      if (isConflict((err as AgentError).cause)) {
+        throw new AgentError(
+          'DOCKER_ERROR',
+          `a container named ${options.name} already exists and is not owned by this agent; remove or rename it`,
+        );
+      }
+      throw err;
+    }
+  }
+
+  async start(containerId: string): Promise<void> {
+    try {
+      await this.call('start the container', () => this.docker.getContainer(containerId).start());
+    } catch (err) {
+      if ((err as AgentError).cause && (err as { cause: { statusCode?: number } }).cause.statusCode === 304) return;
+      throw err;
+    }
+  }
+
+  /** Sends a signal; a container that is not running is not an error. */
+  async kill(containerId: string, signal: string): Promise<void> {
+    try {
+      await this.call(`send ${signal}`, () => this.docker.getContainer(containerId).kill({ signal }));
+    } catch (err) {
+      const cause = (err as AgentError).cause as { statusCode?: number } | undefined;
+      if (cause?.statusCode === 409 || cause?.statusCode === 404) return;
+      throw err;
+    }
+  }
+
+  async remove(containerId: string): Promise<void> {
+    try {
+      await this.call('remove the container', () =>
+        this.docker.getContainer(containerId).remove({ force: true, v: true }),
+      );
+    } catch (err) {
+      if ((err as AgentError).code === 'CONTAINER_NOT_FOUND') return;
+      throw err;
+    }
+  }
+
+  /**
+   * Resolves when the container is not running, or after `timeoutMs` with false. Polls inspect rather than
+   * holding a /wait request, which Docker drops on restart and which cannot be cancelled cleanly.
+   */
+  async waitForExit(containerId: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const status = await this.status(containerId);
+      if (!status?.running) return true;
+      if (signal?.aborted || Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  /** A raw duplex to the container's TTY: stdin in, stdout+stderr out. */
+  async attach(containerId: string): Promise<Duplex> {
+    return (await this.call('attach to the container', () =>
+      this.docker.getContainer(containerId).attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+    )) as unknown as Duplex;
+  }
+
+  /** The last lines of the container's log (TTY containers: raw stream). */
+  async logTail(containerId: string, lines: number): Promise<Buffer> {
+    const out = await this.call('read the container log', () =>
+      this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: lines, follow: false }),
+    );
+    return Buffer.isBuffer(out) ? out : Buffer.from(String(out));
+  }
+
+  /**
+   * Follows the Engine's events for this agent's containers. Reconnects with back-off when the stream ends
+   * (a Docker restart); `onReconnect` runs after each reconnection so callers can reconcile what they missed.
+   */
+  watchEvents(onEvent: (event: ContainerEvent) => void, onReconnect: () => void): { close(): void } {
+    let closed = false;
+    let current: Readable | undefined;
+    let attempt = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const connect = async (): Promise<void> => {
+      if (closed) return;
+      try {
+        const stream = (await this.docker.getEvents({
+          filters: { type: ['container'], label: ownerFilters(this.agentId), event: ['start', 'die', 'oom', 'destroy'] },
+        })) as unknown as Readable;
+        if (closed) {
+          stream.destroy();
+          return;
+        }
+        current = stream;
+        if (attempt > 0) onReconnect();
+        attempt = 0;
+        let pending = '';
+        stream.on('data', (chunk: Buffer) => {
+          pending += chunk.toString('utf8');
+          let nl = pending.indexOf('\n');
+          while (nl >= 0) {
+            const line = pending.slice(0, nl).trim();
+            pending = pending.slice(nl + 1);
+            nl = pending.indexOf('\n');
+            if (line) this.parseEvent(line, onEvent);
+          }
+        });
+        const retry = () => {
+          if (current !== stream) return;
+          current = undefined;
+          schedule();
+        };
+        stream.on('end', retry);
+        stream.on('close', retry);
+        stream.on('error', retry);
+      } catch (err) {
+        this.log.warn({ err: engineMessage(err) }, 'Docker events stream unavailable; retrying');
+        schedule();
+      }
+    };
+    const schedule = () => {
+      if (closed) return;
+      attempt++;
+      const delay = Math.min(10_000, 250 * 2 ** Math.min(attempt, 6));
+      timer = setTimeout(() => void connect(), delay);
+    };
+    void connect();
+    return {
+      close: () => {
+        closed = true;
+        clearTimeout(timer);
+        current?.destroy();
+      },
+    };
+  }
+
+  private parseEvent(line: string, onEvent: (event: ContainerEvent) => void): void {
+    try {
+      const raw = JSON.parse(line) as { Action?: string; id?: string; Actor?: { Attributes?: Record<string, string> } };
+      const attrs = raw.Actor?.Attributes ?? {};
+      const action = raw.Action;
+      if (action !== 'start' && action !== 'die' && action !== 'oom' && action !== 'destroy') return;
+      const serverId = attrs[LABEL_SERVER_ID];
+      if (!serverId || !raw.id) return;
+      const exitCode = attrs.exitCode === undefined ? undefined : Number(attrs.exitCode);
+      onEvent({ action, containerId: raw.id, serverId, exitCode });
+    } catch (err) {
+      this.log.debug({ err }, 'ignoring an unparseable Docker event');
+    }
+  }
+
+  /** Runs a short-lived install container to completion, streaming its output. */
+  async runToCompletion(
+    options: Docker.ContainerCreateOptions,
+    onOutput: (chunk: Buffer) => void,
+    timeoutMs: number,
+  ): Promise<number> {
+    const id = await this.createContainer(options);
+    try {
+      const stream = await this.attach(id);
+      stream.on('data', onOutput);
+      await this.start(id);
+      const exited = await this.waitForExit(id, timeoutMs);
+      if (!exited) {
+        await this.kill(id, 'SIGKILL');
+        throw new AgentError('TIMEOUT', `install did not finish within ${Math.round(timeoutMs / 1000)} s`);
+      }
+      stream.destroy();
+      return (await this.status(id))?.exitCode ?? -1;
+    } finally {
+      await this.remove(id).catch((err) => this.log.warn({ err }, 'could not remove the install container'));
+    }
+  }
+}

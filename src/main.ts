@@ -1,0 +1,161 @@
+import { readFile, mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { buildHttpApp } from './api/http/app.js';
+import { lifecycleActions } from './commands/actions/lifecycle.js';
+import { Dispatcher } from './commands/dispatcher.js';
+import { MIN_TOKEN_LENGTH, resolveAgentId, resolveToken } from './config/identity.js';
+import type { AgentConfig } from './config/schema.js';
+import { DockerHealth } from './docker/health.js';
+import { DockerRuntime } from './docker/runtime.js';
+import { EventBus } from './events/bus.js';
+import { createLogger } from './logging.js';
+import type { ServerContext } from './servers/context.js';
+import { ServerManager } from './servers/manager.js';
+import { stopServer } from './servers/power.js';
+import { ServerRegistry } from './servers/registry.js';
+import { ServerStore } from './servers/store.js';
+import { AGENT_VERSION } from './version.js';
+
+/** A running agent: everything it opened, closed in reverse order by `stop`. */
+export interface RunningAgent {
+  port: number;
+  stop(reason: string): Promise<void>;
+}
+
+function resolveRunAs(user: string): { uid: number; gid: number } | undefined {
+  if (user === 'image') return undefined;
+  if (user === 'auto') {
+    const uid = process.getuid?.() ?? 0;
+    return uid === 0 ? { uid: 988, gid: 988 } : { uid, gid: process.getgid?.() ?? uid };
+  }
+  const [uid, gid] = user.split(':').map(Number);
+  return { uid: uid as number, gid: gid as number };
+}
+
+/** Builds the object graph, starts listening, then reconciles with Docker in the background. */
+export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningAgent> {
+  const startedAt = Date.now();
+  await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
+
+  const token = await resolveToken(config.token, config.dataDir);
+  if (token.generated) {
+    // Printed once, to stdout only; it is saved (mode 0600) in the data directory for later starts.
+    process.stdout.write(
+      `\nGenerated an API token (saved in ${path.join(config.dataDir, 'token')}):\n\n  ${token.token}\n\n` +
+        'Set it as the node daemon token in the panel.\n\n',
+    );
+  }
+  if (token.token.length < MIN_TOKEN_LENGTH) log.warn(`the token is shorter than ${MIN_TOKEN_LENGTH} characters`);
+  const agentId = await resolveAgentId(config.dataDir);
+
+  const runtime = new DockerRuntime({
+    agentId,
+    host: config.docker.host,
+    apiTimeoutMs: config.docker.apiTimeoutMs,
+    pullTimeoutMs: config.docker.pullTimeoutMs,
+    logger: log.child({ component: 'docker' }),
+  });
+  const health = new DockerHealth(runtime, log.child({ component: 'docker-health' }));
+  const store = new ServerStore(config.dataDir, log.child({ component: 'store' }));
+  const registry = new ServerRegistry(store);
+  const bus = new EventBus();
+  const ctx: ServerContext = {
+    config,
+    agentId,
+    runtime,
+    registry,
+    store,
+    bus,
+    log: log.child({ component: 'servers' }),
+    host: { ioWeight: true },
+    runAs: resolveRunAs(config.servers.user),
+  };
+  const manager = new ServerManager(ctx);
+  await manager.load();
+
+  const dispatcher = new Dispatcher({ registry, log: log.child({ component: 'dispatcher' }), replyDeadlineMs: config.http.replyDeadlineMs });
+  dispatcher.register(lifecycleActions(manager));
+
+  const https =
+    config.tls.certFile && config.tls.keyFile
+      ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
+      : undefined;
+  const { app, beginShutdown } = await buildHttpApp({
+    token: token.token,
+    dispatcher,
+    logger: log.child({ component: 'http' }),
+    bodyLimitBytes: config.http.bodyLimitBytes,
+    authFailuresPerMinute: config.http.authFailuresPerMinute,
+    https,
+    status: {
+      nodeId: config.nodeId,
+      agentId,
+      version: AGENT_VERSION,
+      uptimeSeconds: () => Math.floor((Date.now() - startedAt) / 1000),
+      docker: () => ({ reachable: health.reachable, version: health.version }),
+      serverCount: () => registry.size,
+      readiness: () =>
+        !health.reachable
+          ? { ready: false, reason: manager.ready ? 'docker_unreachable' : 'starting' }
+          : manager.ready
+            ? { ready: true }
+            : { ready: false, reason: 'starting' },
+      panelLink: () => 'disabled',
+    },
+  });
+  await app.listen({ host: config.host, port: config.port });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  log.info({ host: config.host, port, dataDir: config.dataDir, nodeId: config.nodeId, agentId, version: AGENT_VERSION }, 'agent listening');
+
+  // Boot reconciliation waits for Docker: the agent serves /health and refuses Docker work until then.
+  let booted = false;
+  let booting: Promise<void> | undefined;
+  const boot = async () => {
+    if (booted || booting) return booting;
+    booting = (async () => {
+      try {
+        await runtime.ensureNetwork(config.docker.network);
+        ctx.host = await runtime.hostFacts();
+        await manager.reconcile();
+        manager.watch();
+        booted = true;
+        log.info({ servers: registry.size }, 'reconciled with Docker');
+      } catch (err) {
+        log.error({ err }, 'boot reconciliation failed; retrying when Docker is reachable');
+      } finally {
+        booting = undefined;
+      }
+    })();
+    return booting;
+  };
+  health.onChange((reachable) => {
+    if (reachable) void boot();
+  });
+  health.start();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (reason: string): Promise<void> => {
+    stopping ??= (async () => {
+      log.info({ reason }, 'shutting down');
+      beginShutdown();
+      health.stop();
+      if (booting) await booting;
+      if (config.shutdown.stopServers) {
+        const active = registry.list().filter((s) => s.state === 'running' || s.state === 'starting');
+        await Promise.allSettled(active.map((s) => stopServer(ctx, s, { signal: 'SIGTERM', timeoutS: 30 })));
+        const deadline = Date.now() + 45_000;
+        while (Date.now() < deadline && registry.list().some((s) => s.lock.current)) {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      }
+      // In-flight requests get a bounded time; then sockets are closed regardless.
+      await Promise.race([app.close(), new Promise((r) => setTimeout(r, config.shutdown.graceMs).unref())]);
+      await manager.close();
+      log.info('shutdown complete');
+    })();
+    return stopping;
+  };
+  return { port, stop };
+}

@@ -1,0 +1,80 @@
+import type { ServerContext } from './context.js';
+import { startServer } from './power.js';
+import type { Server } from './server.js';
+
+/**
+ * Classifies exits the agent did not cause (PROTOCOL.md §7): a non-zero code or an OOM kill is `crashed`
+ * (and may be restarted within a budget), a clean exit is `offline` with reason `exited`.
+ */
+export class ExitHandler {
+  private readonly restarts = new Map<string, number[]>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  /** Inspects the server's container and settles its state if the process is gone. */
+  async check(server: Server): Promise<void> {
+    if (server.expectingExit || server.deleted) return;
+    if (server.state !== 'running' && server.state !== 'starting') return;
+    const container = await this.ctx.runtime.findContainer(server.id);
+    const status = container ? await this.ctx.runtime.status(container.id) : undefined;
+    // A die event can arrive after a new start: the container runs again, so the event was stale.
+    if (status?.running) return;
+    if (server.expectingExit || (server.state !== 'running' && server.state !== 'starting')) return;
+    server.console.detach();
+    const exitCode = status?.exitCode ?? -1;
+    const oomKilled = status?.oomKilled ?? false;
+    if (exitCode === 0 && !oomKilled) {
+      await server.transition('offline', { reason: 'exited', exitCode, oomKilled });
+      return;
+    }
+    await server.transition('crashed', { reason: 'crash', exitCode, oomKilled });
+    const tail = server.console.lines(10);
+    this.ctx.bus.publish('daemon_message', server.id, {
+      level: 'error',
+      message: `server crashed (exit code ${exitCode}${oomKilled ? ', out of memory' : ''})`,
+      exitCode,
+      oomKilled,
+      lastLines: tail,
+    });
+    this.maybeRestart(server);
+  }
+
+  private maybeRestart(server: Server): void {
+    const { autoRestart, autoRestartMax, autoRestartWindowMs } = this.ctx.config.servers;
+    if (!autoRestart) return;
+    const now = Date.now();
+    const recent = (this.restarts.get(server.id) ?? []).filter((t) => now - t < autoRestartWindowMs);
+    if (recent.length >= autoRestartMax) {
+      this.restarts.set(server.id, recent);
+      server.notice(
+        'error',
+        `crashed ${recent.length + 1} times within ${Math.round(autoRestartWindowMs / 60_000)} min; not restarting again`,
+      );
+      return;
+    }
+    recent.push(now);
+    this.restarts.set(server.id, recent);
+    // Back off a little more on each restart in the window so a crash loop does not spin.
+    const delayMs = 1000 * 2 ** (recent.length - 1);
+    server.notice('warning', `restarting after crash in ${delayMs / 1000} s (${recent.length}/${autoRestartMax})`);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      if (server.deleted || server.state !== 'crashed') return;
+      void startServer(this.ctx, server, 'crash_restart')
+        .then(() => server.log.info('restarted after crash'))
+        .catch((err) => server.log.warn({ err }, 'automatic restart failed'));
+    }, delayMs);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  forget(serverId: string): void {
+    this.restarts.delete(serverId);
+  }
+
+  close(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+  }
+}

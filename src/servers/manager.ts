@@ -1,0 +1,246 @@
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { AgentError, toAgentError } from '../errors.js';
+import type { ContainerEvent } from '../docker/runtime.js';
+import { ServerConsole } from './console.js';
+import type { ServerContext } from './context.js';
+import { ExitHandler } from './exits.js';
+import { runInstall } from './install.js';
+import { killServer, resumeStop, startServer } from './power.js';
+import { Server } from './server.js';
+import { type CreateServerPayload, resolveStartup, specFromPayload } from './spec.js';
+import type { PersistedServer } from './store.js';
+
+export interface CreateResult {
+  serverId: string;
+  status: 'installing';
+  warnings: string[];
+  unresolved: string[];
+}
+
+/**
+ * The server domain's entry point for the command handlers: create, delete, boot reconciliation and the
+ * Docker events that move states. Power actions live in power.ts and take the same context.
+ */
+export class ServerManager {
+  readonly exits: ExitHandler;
+  private watcher: { close(): void } | undefined;
+  private reconciled = false;
+
+  constructor(readonly ctx: ServerContext) {
+    this.exits = new ExitHandler(ctx);
+  }
+
+  get ready(): boolean {
+    return this.reconciled;
+  }
+
+  dataDirFor(id: string): string {
+    return path.join(this.ctx.config.dataDir, 'volumes', id);
+  }
+
+  private instantiate(record: PersistedServer): Server {
+    const { ctx } = this;
+    const id = record.spec.id;
+    return new Server(record, {
+      bus: ctx.bus,
+      console: new ServerConsole({ serverId: id, bus: ctx.bus, historyLines: ctx.config.servers.consoleHistoryLines }),
+      persist: (r) => ctx.store.save(r),
+      aliases: () => ctx.registry.aliasesOf(id),
+      log: ctx.log.child({ serverId: id }),
+      dataDir: this.dataDirFor(id),
+    });
+  }
+
+  /**
+   * Validates, persists the spec and sets `installing` before replying; the install runs in the background
+   * (PROTOCOL.md §4.1). Re-creating a known id replaces its spec.
+   */
+  async create(id: string, payload: CreateServerPayload): Promise<CreateResult> {
+    const { ctx } = this;
+    const existing = ctx.registry.find(id);
+    if (existing && existing.id !== id) {
+      throw new AgentError('INVALID_SERVER_ID', `${id} is an alias of server ${existing.id}; create with the canonical id`);
+    }
+    if (existing?.state === 'installing' || existing?.lock.current) {
+      throw new AgentError('SERVER_BUSY', `server ${id} is busy: ${existing.lock.current ?? existing.state}`);
+    }
+    if (existing && existing.state !== 'offline' && existing.state !== 'crashed' && existing.state !== 'install_failed') {
+      throw new AgentError('INVALID_STATE', `server ${id} is ${existing.state}; stop it before re-creating it`, {
+        status: existing.state,
+      });
+    }
+    const spec = specFromPayload(id, payload, new Date(), existing?.spec);
+    const resolved = resolveStartup(spec, { ip: ctx.config.servers.defaultIp, timezone: ctx.config.servers.timezone });
+    let server = existing;
+    if (server) {
+      server.spec = spec;
+    } else {
+      server = this.instantiate({
+        version: 1,
+        spec,
+        state: 'installing',
+        reason: undefined,
+        pending: undefined,
+        lastExit: undefined,
+        suspended: false,
+      });
+      ctx.registry.add(server);
+    }
+    const created = server;
+    if (existing) await created.transition('installing', { reason: 'requested' });
+    else {
+      ctx.bus.publish('server_status_changed', id, {
+        aliases: created.aliases,
+        previousStatus: null,
+        currentStatus: 'installing',
+      });
+      await created.persist();
+    }
+    const startAfter = payload.startOnCompletion;
+    created.lock.run('install', async (signal) => {
+      const ok = await runInstall(ctx, created, signal);
+      if (created.deleted) return;
+      await created.transition(ok ? 'offline' : 'install_failed', { reason: ok ? 'install_ok' : 'install_failed' });
+    });
+    if (startAfter) {
+      void this.startWhenInstalled(created);
+    }
+    return { serverId: id, status: 'installing', warnings: resolved.warnings, unresolved: resolved.unresolved };
+  }
+
+  private async startWhenInstalled(server: Server): Promise<void> {
+    while (server.lock.current === 'install') await new Promise((r) => setTimeout(r, 100));
+    if (server.state === 'offline' && !server.deleted) {
+      await startServer(this.ctx, server).catch((err) => server.log.warn({ err }, 'start after install failed'));
+    }
+  }
+
+  /** Kills and removes the container, the data (unless keepFiles), the spec and the aliases. */
+  async delete(server: Server, keepFiles: boolean): Promise<void> {
+    const { ctx } = this;
+    server.lock.preempt();
+    server.lock.run('delete', async () => {
+      try {
+        for (const role of ['server', 'install'] as const) {
+          const container = await ctx.runtime.findContainer(server.id, role);
+          if (container) await ctx.runtime.remove(container.id);
+        }
+        server.deleted = true;
+        server.console.close();
+        if (!keepFiles) await rm(server.dataDir, { recursive: true, force: true });
+        const aliases = server.aliases;
+        await ctx.store.remove(server.id);
+        await ctx.registry.remove(server.id);
+        this.exits.forget(server.id);
+        ctx.bus.publish('server_deleted', server.id, { aliases });
+        server.log.info({ keepFiles }, 'server deleted');
+      } catch (err) {
+        server.deleted = false;
+        const error = toAgentError(err);
+        server.log.error({ err }, 'delete failed');
+        server.notice('error', `delete failed: ${error.message}`);
+      }
+    });
+  }
+
+  /** Loads persisted servers and reconciles them with Docker (PROTOCOL.md §7 "At boot"). */
+  async load(): Promise<void> {
+    await this.ctx.registry.loadAliases();
+    for (const record of await this.ctx.store.loadAll()) {
+      this.ctx.registry.add(this.instantiate(record));
+    }
+  }
+
+  async reconcile(): Promise<void> {
+    const { ctx } = this;
+    const managed = await ctx.runtime.listManaged();
+    const byServer = new Map(managed.map((c) => [c.serverId, c]));
+    for (const server of ctx.registry.list()) {
+      try {
+        await this.reconcileOne(server, byServer.get(server.id)?.id);
+      } catch (err) {
+        server.log.error({ err }, 'boot reconciliation failed for this server');
+      }
+    }
+    for (const c of managed) {
+      if (!ctx.registry.get(c.serverId)) {
+        ctx.log.warn({ containerId: c.id, serverId: c.serverId }, 'container labelled as ours has no spec; left alone');
+      }
+    }
+    this.reconciled = true;
+  }
+
+  private async reconcileOne(server: Server, containerId: string | undefined): Promise<void> {
+    const { ctx } = this;
+    const status = containerId ? await ctx.runtime.status(containerId) : undefined;
+    const persisted = server.state;
+    if (persisted === 'installing') {
+      server.log.info('install was interrupted; running it again');
+      server.lock.run('install', async (signal) => {
+        const ok = await runInstall(ctx, server, signal);
+        await server.transition(ok ? 'offline' : 'install_failed', { reason: ok ? 'install_ok' : 'install_failed' });
+      });
+      return;
+    }
+    if (status?.running && containerId) {
+      server.startedAt = status.startedAt;
+      server.console.preload(await ctx.runtime.logTail(containerId, 500).catch(() => Buffer.alloc(0)));
+      server.console.attach(await ctx.runtime.attach(containerId));
+      if (persisted !== 'running') {
+        await server.transition(persisted === 'stopping' ? 'stopping' : 'running', { force: true, reason: 'boot_restore' });
+      }
+      const pending = server.pending;
+      if (pending?.action === 'stop' || persisted === 'stopping') {
+        resumeStop(ctx, server, { signal: pending?.signal ?? 'SIGTERM', timeoutS: pending?.timeoutS ?? 30 });
+      }
+      return;
+    }
+    // Not running (stopped or missing container).
+    const wanted = server.pending?.action === 'start' || server.pending?.action === 'restart';
+    const wasUp = persisted === 'running' || persisted === 'starting';
+    if (persisted === 'stopping') {
+      await server.transition('offline', { reason: 'requested', force: true });
+      server.pending = undefined;
+      await server.persist();
+      return;
+    }
+    if (wanted || (wasUp && ctx.config.servers.bootRestore)) {
+      await server.transition('offline', { reason: 'boot_restore', force: true });
+      await startServer(ctx, server, 'boot_restore');
+      return;
+    }
+    if (wasUp) await server.transition('offline', { reason: 'exited', force: true });
+  }
+
+  /** Follows Docker events; after the stream reconnects (Docker restarted) every active server is re-checked. */
+  watch(): void {
+    this.watcher = this.ctx.runtime.watchEvents(
+      (event) => this.onEvent(event),
+      () => {
+        this.ctx.log.info('Docker events stream reconnected; re-checking servers');
+        for (const server of this.ctx.registry.list()) void this.exits.check(server).catch(() => undefined);
+      },
+    );
+  }
+
+  private onEvent(event: ContainerEvent): void {
+    const server = this.ctx.registry.get(event.serverId);
+    if (!server) return;
+    if (event.action === 'die') {
+      void this.exits.check(server).catch((err) => server.log.warn({ err }, 'could not classify an exit'));
+    }
+  }
+
+  /** Kill used by delete and by shutdown with stopServers; exported for the CLI's tests. */
+  kill(server: Server) {
+    return killServer(this.ctx, server);
+  }
+
+  async close(): Promise<void> {
+    this.watcher?.close();
+    this.exits.close();
+    for (const server of this.ctx.registry.list()) server.console.close();
+    await this.ctx.store.flush();
+  }
+}

@@ -1,0 +1,249 @@
+import { AgentError, toAgentError } from '../errors.js';
+import { ensureServerContainer } from './container.js';
+import type { ServerContext } from './context.js';
+import type { Server } from './server.js';
+import type { ServerState, StateReason } from './state.js';
+
+/**
+ * Power actions (PROTOCOL.md §4.1). Each validates and claims the server's lock synchronously, sets the
+ * accepted state, and finishes in the background; the reply carries the accepted state.
+ */
+
+export interface StopOptions {
+  signal: string;
+  timeoutS: number;
+}
+
+export const DEFAULT_STOP: StopOptions = { signal: 'SIGTERM', timeoutS: 30 };
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+function refuseUnstartable(server: Server): void {
+  const state = server.state;
+  if (state === 'installing' || state === 'install_failed' || state === 'suspended') {
+    throw new AgentError('INVALID_STATE', `server ${server.id} cannot start while ${state}`, { status: state });
+  }
+}
+
+/** Attaches the console before starting, so no early line is lost, then starts the container. */
+async function launch(ctx: ServerContext, server: Server): Promise<void> {
+  const containerId = await ensureServerContainer(ctx, server);
+  server.console.attach(await ctx.runtime.attach(containerId));
+  server.expectingExit = undefined;
+  await ctx.runtime.start(containerId);
+  const status = await ctx.runtime.status(containerId);
+  server.startedAt = status?.startedAt ?? new Date().toISOString();
+  server.pending = undefined;
+  if (server.state !== 'starting') return; // it already exited: the exit handler has classified it
+  if (status && !status.running) return;
+  if (server.spec.startupDone) {
+    await server.persist();
+    waitForStartupDone(server, new RegExp(server.spec.startupDone));
+  } else {
+    await server.transition('running');
+  }
+}
+
+/** `starting` → `running` when a console line matches the startupDone pattern (outside the lock). */
+function waitForStartupDone(server: Server, pattern: RegExp): void {
+  const check = (lines: string[]) => lines.some((line) => pattern.test(line));
+  if (check(server.console.lines(200))) {
+    void server.transition('running').catch(() => undefined);
+    return;
+  }
+  const stop = server.console.onLines((lines) => {
+    if (server.state !== 'starting') return stop();
+    if (check(lines)) {
+      stop();
+      void server.transition('running').catch((err) => server.log.warn({ err }, 'could not mark running'));
+    }
+  });
+}
+
+async function failStart(server: Server, err: unknown): Promise<void> {
+  const error = toAgentError(err);
+  server.pending = undefined;
+  if (error.code === 'INTERNAL_ERROR') server.log.error({ err }, 'start failed');
+  else server.log.warn({ code: error.code, message: error.message }, 'start failed');
+  server.notice('error', `start failed: ${error.message}`);
+  if (server.state === 'starting') {
+    await server.transition('offline', { reason: error.code === 'PORT_CONFLICT' ? 'port_conflict' : 'crash' });
+  }
+}
+
+export async function startServer(
+  ctx: ServerContext,
+  server: Server,
+  reason: StateReason = 'requested',
+): Promise<ServerState> {
+  if (server.state === 'running' || server.state === 'starting') return server.state;
+  refuseUnstartable(server);
+  server.lock.run('start', async () => {
+    try {
+      await launch(ctx, server);
+    } catch (err) {
+      await failStart(server, err);
+    }
+  });
+  server.pending = { action: 'start', ...toPending(DEFAULT_STOP) };
+  await server.transition('starting', { reason });
+  return server.state;
+}
+
+function toPending(options: StopOptions) {
+  return { signal: options.signal, timeoutS: options.timeoutS };
+}
+
+/**
+ * The stop ladder: the stop command (if the spec has one) or the signal, wait `timeout`; after a stop command
+ * the signal with a further grace; then SIGKILL. Each rung is reported as a daemon_message.
+ */
+async function stopLadder(ctx: ServerContext, server: Server, options: StopOptions, signal: AbortSignal): Promise<void> {
+  const container = await ctx.runtime.findContainer(server.id);
+  if (!container) return;
+  const timeoutMs = options.timeoutS * 1000;
+  let graceful = false;
+  if (server.spec.stopCommand && options.timeoutS > 0 && server.console.write(`${server.spec.stopCommand}\n`)) {
+    server.notice('info', `sent stop command "${server.spec.stopCommand}"; waiting up to ${options.timeoutS} s`);
+    graceful = await ctx.runtime.waitForExit(container.id, timeoutMs, signal);
+    if (!graceful && !signal.aborted) {
+      server.notice('warning', `still running; sending ${options.signal}`);
+      await ctx.runtime.kill(container.id, options.signal);
+      graceful = await ctx.runtime.waitForExit(container.id, ctx.config.servers.signalGraceMs, signal);
+    }
+  } else if (options.timeoutS > 0 && options.signal !== 'SIGKILL') {
+    server.notice('info', `sent ${options.signal}; waiting up to ${options.timeoutS} s`);
+    await ctx.runtime.kill(container.id, options.signal);
+    graceful = await ctx.runtime.waitForExit(container.id, timeoutMs, signal);
+  }
+  if (signal.aborted) return;
+  if (!graceful) {
+    server.notice('warning', 'did not stop in time; sending SIGKILL');
+    await ctx.runtime.kill(container.id, 'SIGKILL');
+    await ctx.runtime.waitForExit(container.id, 10_000);
+  }
+}
+
+/** Runs the ladder and settles the state; used by stop, restart, suspend and boot recovery. */
+async function stopAndSettle(
+  ctx: ServerContext,
+  server: Server,
+  options: StopOptions,
+  signal: AbortSignal,
+  final: 'offline' | 'suspended',
+): Promise<boolean> {
+  server.expectingExit = 'stop';
+  try {
+    await stopLadder(ctx, server, options, signal);
+    if (signal.aborted) return false;
+    server.console.detach();
+    await server.transition(final, { reason: 'requested', force: final === 'suspended' });
+    return true;
+  } catch (err) {
+    const error = toAgentError(err);
+    server.log.error({ err }, 'stop failed');
+    server.notice('error', `stop failed: ${error.message}`);
+    return false;
+  } finally {
+    server.expectingExit = undefined;
+    if (server.pending?.action === 'stop' && !signal.aborted) server.pending = undefined;
+  }
+}
+
+export async function stopServer(ctx: ServerContext, server: Server, options: StopOptions): Promise<ServerState> {
+  if (server.state !== 'running' && server.state !== 'starting' && server.state !== 'stopping') return server.state;
+  const { joined } = server.lock.run('stop', async (signal) => {
+    if (await stopAndSettle(ctx, server, options, signal, 'offline')) await server.persist();
+  });
+  if (joined) return server.state;
+  server.pending = { action: 'stop', ...toPending(options) };
+  await server.transition('stopping', { reason: 'requested' });
+  return server.state;
+}
+
+export async function restartServer(ctx: ServerContext, server: Server, options: StopOptions): Promise<ServerState> {
+  refuseUnstartable(server);
+  const wasActive = server.state === 'running' || server.state === 'starting';
+  server.lock.run('restart', async (signal) => {
+    if (wasActive) {
+      if (!(await stopAndSettle(ctx, server, options, signal, 'offline')) || signal.aborted) return;
+      await server.transition('starting', { reason: 'requested' });
+    }
+    try {
+      await launch(ctx, server);
+    } catch (err) {
+      await failStart(server, err);
+    }
+  });
+  server.pending = { action: 'restart', ...toPending(options) };
+  if (wasActive) await server.transition('stopping', { reason: 'requested' });
+  else await server.transition('starting', { reason: 'requested' });
+  // The panel shows STARTING for a restart; the state passes through stopping first.
+  return 'starting';
+}
+
+/** SIGKILL now, pre-empting any power action; the container and its files stay. */
+export async function killServer(ctx: ServerContext, server: Server): Promise<ServerState> {
+  if (server.state === 'installing') {
+    throw new AgentError('INVALID_STATE', `server ${server.id} is installing; delete it to abort the install`);
+  }
+  server.lock.preempt();
+  const container = await ctx.runtime.findContainer(server.id);
+  server.expectingExit = 'kill';
+  try {
+    if (container) {
+      await ctx.runtime.kill(container.id, 'SIGKILL');
+      await ctx.runtime.waitForExit(container.id, 5_000);
+    }
+  } finally {
+    server.expectingExit = undefined;
+  }
+  server.pending = undefined;
+  server.console.detach();
+  if (server.state === 'running' || server.state === 'starting' || server.state === 'stopping') {
+    await server.transition('offline', { reason: 'killed', force: true });
+  } else {
+    await server.persist();
+  }
+  return server.state;
+}
+
+export async function suspendServer(ctx: ServerContext, server: Server): Promise<ServerState> {
+  if (server.state === 'suspended') return server.state;
+  if (server.state === 'installing') throw new AgentError('INVALID_STATE', `server ${server.id} is installing`);
+  const active = server.state === 'running' || server.state === 'starting';
+  server.suspended = true;
+  if (!active) {
+    await server.transition('suspended', { reason: 'requested', force: true });
+    return server.state;
+  }
+  server.lock.run('suspend', async (signal) => {
+    await stopAndSettle(ctx, server, { signal: 'SIGTERM', timeoutS: 10 }, signal, 'suspended');
+  });
+  await server.transition('stopping', { reason: 'requested' });
+  return server.state;
+}
+
+export async function unsuspendServer(server: Server): Promise<ServerState> {
+  if (server.state !== 'suspended') return server.state;
+  server.suspended = false;
+  await server.transition('offline', { reason: 'requested' });
+  return server.state;
+}
+
+/** Boot recovery of an acknowledged stop whose container still runs. */
+export function resumeStop(ctx: ServerContext, server: Server, options: StopOptions): void {
+  server.lock.run('stop', async (signal) => {
+    await stopAndSettle(ctx, server, options, signal, 'offline');
+  });
+}
+
+export { sleep };

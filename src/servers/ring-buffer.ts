@@ -1,0 +1,50 @@
+/** A fixed-capacity FIFO that overwrites its oldest item: O(1) push, no reallocation. */
+export class RingBuffer<T> {
+  private items: (T | undefined)[];
+  private start = 0;
+  private count = 0;
+
+  constructor(private cap: number) {
+    this.items = new Array(cap);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  get capacity(): number {
+    return this.cap;
+  }
+
+  push(item: T): void {
+    if (this.count < this.cap) {
+      this.items[(this.start + this.count) % this.cap] = item;
+      this.count++;
+    } else {
+      this.items[this.start] = item;
+      this.start = (this.start + 1) % this.cap;
+    }
+  }
+
+  /** The newest `n` items, oldest first. */
+  last(n: number): T[] {
+    const take = Math.max(0, Math.min(n, this.count));
+    const out: T[] = new Array(take);
+    for (let i = 0; i < take; i++) out[i] = this.items[(this.start + this.count - take + i) % this.cap] as T;
+    return out;
+  }
+
+  clear(): void {
+    this.items = new Array(this.cap);
+    this.start = 0;
+    this.count = 0;
+  }
+
+  /** Changes the capacity, keeping the newest items. */
+  resize(capacity: number): void {
+    const kept = this.last(capacity);
+    this.cap = capacity;
+    this.clear();
+    for (const item of kept) this.push(item);
+  }
+}

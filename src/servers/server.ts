@@ -1,0 +1,128 @@
+import type { Logger } from 'pino';
+import { AgentError } from '../errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { ServerConsole } from './console.js';
+import { PowerLock } from './power-lock.js';
+import type { ServerSpec } from './spec.js';
+import { canTransition, type ServerState, type StateReason } from './state.js';
+import type { PendingPower, PersistedServer } from './store.js';
+
+export interface TransitionDetails {
+  reason?: StateReason;
+  exitCode?: number;
+  oomKilled?: boolean;
+  /** Boot reconciliation and deletion set states the table would not allow from a stale record. */
+  force?: boolean;
+}
+
+export interface ServerDeps {
+  bus: EventBus;
+  console: ServerConsole;
+  persist: (record: PersistedServer) => Promise<void>;
+  aliases: () => string[];
+  log: Logger;
+  dataDir: string;
+}
+
+/**
+ * One game server: its spec, its state (changed only through `transition`, which checks the table, persists
+ * and emits `server_status_changed`), its power lock and its console.
+ */
+export class Server {
+  spec: ServerSpec;
+  readonly console: ServerConsole;
+  readonly lock = new PowerLock();
+  readonly log: Logger;
+  readonly dataDir: string;
+  private stateValue: ServerState;
+  private reasonValue: StateReason | undefined;
+  pending: PendingPower | undefined;
+  lastExit: PersistedServer['lastExit'];
+  suspended: boolean;
+  /** When the current run of the container started (ISO), if running. */
+  startedAt: string | undefined;
+  /** Set while the agent itself is stopping or killing the container, so the exit is not a crash. */
+  expectingExit: 'stop' | 'kill' | undefined;
+  /** Set once delete has begun: no further transitions or persistence. */
+  deleted = false;
+  private readonly deps: ServerDeps;
+
+  constructor(record: PersistedServer, deps: ServerDeps) {
+    this.spec = record.spec;
+    this.stateValue = record.state;
+    this.reasonValue = record.reason;
+    this.pending = record.pending;
+    this.lastExit = record.lastExit;
+    this.suspended = record.suspended;
+    this.console = deps.console;
+    this.log = deps.log;
+    this.dataDir = deps.dataDir;
+    this.deps = deps;
+  }
+
+  get id(): string {
+    return this.spec.id;
+  }
+
+  get state(): ServerState {
+    return this.stateValue;
+  }
+
+  get reason(): StateReason | undefined {
+    return this.reasonValue;
+  }
+
+  get aliases(): string[] {
+    return this.deps.aliases();
+  }
+
+  toRecord(): PersistedServer {
+    return {
+      version: 1,
+      spec: this.spec,
+      state: this.stateValue,
+      reason: this.reasonValue,
+      pending: this.pending,
+      lastExit: this.lastExit,
+      suspended: this.suspended,
+    };
+  }
+
+  async persist(): Promise<void> {
+    if (this.deleted) return;
+    await this.deps.persist(this.toRecord());
+  }
+
+  /** Applies a transition: checks the table, persists, emits the event. Returns false for a no-op. */
+  async transition(to: ServerState, details: TransitionDetails = {}): Promise<boolean> {
+    if (this.deleted) return false;
+    const from = this.stateValue;
+    if (from === to) return false;
+    if (!details.force && !canTransition(from, to)) {
+      throw new AgentError('INVALID_STATE', `server ${this.id} cannot go from ${from} to ${to}`, { from, to });
+    }
+    this.stateValue = to;
+    this.reasonValue = details.reason;
+    if (details.exitCode !== undefined) {
+      this.lastExit = { exitCode: details.exitCode, oomKilled: details.oomKilled ?? false, at: new Date().toISOString() };
+    }
+    if (to !== 'running' && to !== 'starting' && to !== 'stopping') this.startedAt = undefined;
+    this.log.info({ from, to, reason: details.reason, exitCode: details.exitCode }, 'state changed');
+    this.deps.bus.publish('server_status_changed', this.id, {
+      aliases: this.aliases,
+      previousStatus: from,
+      currentStatus: to,
+      ...(details.reason ? { reason: details.reason } : {}),
+      ...(details.exitCode !== undefined ? { exitCode: details.exitCode } : {}),
+      ...(details.oomKilled !== undefined ? { oomKilled: details.oomKilled } : {}),
+    });
+    await this.persist();
+    return true;
+  }
+
+  /** An agent notice: to the console (prefixed) and as a daemon_message event. */
+  notice(level: 'info' | 'warning' | 'error', message: string): void {
+    this.console.append('agent', [message]);
+    this.deps.bus.publish('daemon_message', this.id, { level, message });
+  }
+}

@@ -1,0 +1,197 @@
+import { z } from 'zod';
+import { boolish, integer } from '../commands/fields.js';
+
+/**
+ * The persisted description of a server, parsed from `create_server` (PROTOCOL.md §4.1). Limits are stored in
+ * the panel's units (MB, % of one core) and mapped to Docker by container-options.ts.
+ */
+
+const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Docker reference: [registry[:port]/]name[:tag][@digest], lower-case path, optional "~" for local only. */
+const IMAGE_REF =
+  /^~?(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+const nonNegative = (name: string) => integer.refine((n) => n >= 0, `${name} must not be negative`);
+
+export const limitsSchema = z.object({
+  memory: nonNegative('memory').default(0),
+  disk: nonNegative('disk').default(0),
+  cpu: nonNegative('cpu').default(0),
+  swap: integer.refine((n) => n >= -1, 'swap must be -1 (unlimited) or at least 0').default(0),
+  io: nonNegative('io').default(500),
+});
+export type Limits = z.infer<typeof limitsSchema>;
+
+const portSchema = z.object({
+  ip: z.string().min(1).max(64).optional(),
+  port: integer.refine((n) => n >= 1 && n <= 65535, 'port must be 1-65535'),
+  internal: integer.refine((n) => n >= 1 && n <= 65535, 'internal must be 1-65535').optional(),
+  protocol: z.enum(['both', 'tcp', 'udp']).default('both'),
+});
+export type PortBinding = Required<Omit<z.infer<typeof portSchema>, 'ip'>> & { ip: string | undefined };
+
+const environmentValue = z.union([z.string(), z.number(), z.boolean(), z.null()], {
+  error: 'environment values must be strings, numbers, booleans or null',
+});
+
+/** `environment` is an object or a JSON string of one; scalars are stringified and null drops the key. */
+export const environmentSchema = z
+  .preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    if (value.trim() === '') return {};
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value; // fails the record check below with a clear message
+    }
+  }, z.record(z.string(), environmentValue, { error: 'environment must be an object or a JSON string of one' }))
+  .superRefine((env, ctx) => {
+    for (const key of Object.keys(env)) {
+      if (!ENV_KEY.test(key)) ctx.addIssue({ code: 'custom', message: `invalid environment key "${key}"`, path: [key] });
+    }
+  })
+  .transform((env) => {
+    const out: Record<string, string> = {};
+    for (const [key, value] of Object.entries(env)) if (value !== null) out[key] = String(value);
+    return out;
+  });
+
+export const createServerPayload = z.object({
+  name: z.string().max(200).optional(),
+  image: z.string().max(512).regex(IMAGE_REF, 'image must be a valid Docker image reference'),
+  startup: z.string().max(16_384).default(''),
+  environment: environmentSchema.default({}),
+  limits: limitsSchema.prefault({}),
+  skipScripts: boolish.default(false),
+  ports: z.array(portSchema).max(64).optional(),
+  allocations: z.array(portSchema).max(64).optional(),
+  install: z
+    .object({
+      script: z.string().max(1024 * 1024),
+      container: z.string().max(512).regex(IMAGE_REF, 'install.container must be a valid image reference').optional(),
+      entrypoint: z.string().max(256).default('/bin/sh'),
+    })
+    .optional(),
+  stopCommand: z.string().min(1).max(4096).optional(),
+  startupDone: z
+    .string()
+    .max(1024)
+    .refine((s) => {
+      try {
+        new RegExp(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'startupDone must be a valid regular expression')
+    .optional(),
+  startOnCompletion: boolish.default(false),
+});
+export type CreateServerPayload = z.infer<typeof createServerPayload>;
+
+export interface ServerSpec {
+  id: string;
+  name: string;
+  image: string;
+  /** The raw template as the panel sent it. */
+  startupTemplate: string;
+  /** The user's environment, as received (stringified). */
+  environment: Record<string, string>;
+  limits: Limits;
+  ports: PortBinding[];
+  install: { script: string; container: string | undefined; entrypoint: string } | undefined;
+  skipScripts: boolean;
+  stopCommand: string | undefined;
+  startupDone: string | undefined;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function specFromPayload(id: string, payload: CreateServerPayload, now: Date, previous?: ServerSpec): ServerSpec {
+  const ports = (payload.ports ?? payload.allocations ?? []).map((p) => ({
+    ip: p.ip,
+    port: p.port,
+    internal: p.internal ?? p.port,
+    protocol: p.protocol,
+  }));
+  return {
+    id,
+    name: payload.name ?? previous?.name ?? id,
+    image: payload.image,
+    startupTemplate: payload.startup,
+    environment: payload.environment,
+    limits: payload.limits,
+    ports,
+    install: payload.install
+      ? { script: payload.install.script, container: payload.install.container, entrypoint: payload.install.entrypoint }
+      : undefined,
+    skipScripts: payload.skipScripts,
+    stopCommand: payload.stopCommand,
+    startupDone: payload.startupDone,
+    createdAt: previous?.createdAt ?? now.toISOString(),
+    updatedAt: now.toISOString(),
+  };
+}
+
+export interface ResolvedStartup {
+  /** The environment the container gets: user values plus the agent's defaults. */
+  environment: Record<string, string>;
+  startup: string;
+  unresolved: string[];
+  ports: PortBinding[];
+  warnings: string[];
+}
+
+const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}/g;
+
+/** Replaces each {{NAME}} from the environment; unknown names stay in place and are reported. */
+export function substitute(template: string, env: Record<string, string>): { result: string; unresolved: string[] } {
+  const unresolved = new Set<string>();
+  const result = template.replace(PLACEHOLDER, (whole, rawName: string) => {
+    // Pterodactyl eggs write {{server.build.default.port}} style names too; map the common ones.
+    const name = LEGACY_PLACEHOLDERS[rawName] ?? rawName;
+    const value = env[name];
+    if (value === undefined) {
+      unresolved.add(rawName);
+      return whole;
+    }
+    return value;
+  });
+  return { result, unresolved: [...unresolved] };
+}
+
+const LEGACY_PLACEHOLDERS: Record<string, string> = {
+  'server.build.default.port': 'SERVER_PORT',
+  'server.build.default.ip': 'SERVER_IP',
+  'server.build.memory': 'SERVER_MEMORY',
+  'env.SERVER_PORT': 'SERVER_PORT',
+  'env.SERVER_IP': 'SERVER_IP',
+  'env.SERVER_MEMORY': 'SERVER_MEMORY',
+};
+
+/**
+ * Merges the agent's defaults under the user's environment, picks the ports (payload ports, else a numeric
+ * SERVER_PORT, else none with a warning) and substitutes the startup template (PROTOCOL.md §4.1).
+ */
+export function resolveStartup(spec: ServerSpec, defaults: { ip: string; timezone: string }): ResolvedStartup {
+  const warnings: string[] = [];
+  let ports = spec.ports;
+  const userPort = spec.environment.SERVER_PORT;
+  if (ports.length === 0 && userPort !== undefined && /^\d+$/.test(userPort)) {
+    const port = Number(userPort);
+    if (port >= 1 && port <= 65535) ports = [{ ip: undefined, port, internal: port, protocol: 'both' }];
+  }
+  if (ports.length === 0) warnings.push('no ports published');
+  const first = ports[0];
+  const environment: Record<string, string> = {
+    SERVER_MEMORY: String(spec.limits.memory),
+    SERVER_IP: first?.ip ?? defaults.ip,
+    ...(first ? { SERVER_PORT: String(first.internal) } : {}),
+    TZ: defaults.timezone,
+    ...spec.environment,
+  };
+  const { result, unresolved } = substitute(spec.startupTemplate, environment);
+  environment.STARTUP = result;
+  if (unresolved.length > 0) warnings.push(`unresolved placeholders: ${unresolved.join(', ')}`);
+  return { environment, startup: result, unresolved, ports, warnings };
+}
