@@ -11,6 +11,7 @@ import { DockerRuntime } from './docker/runtime.js';
 import { EventBus } from './events/bus.js';
 import { createLogger } from './logging.js';
 import type { ServerContext } from './servers/context.js';
+import { DiskUsageTracker } from './servers/disk-usage.js';
 import { ServerManager } from './servers/manager.js';
 import { stopServer } from './servers/power.js';
 import { ServerRegistry } from './servers/registry.js';
@@ -68,6 +69,7 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
     store,
     bus,
     log: log.child({ component: 'servers' }),
+    disk: new DiskUsageTracker(),
     host: { ioWeight: true },
     runAs: resolveRunAs(config.servers.user),
   };

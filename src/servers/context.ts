@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/schema.js';
 import type { DockerRuntime } from '../docker/runtime.js';
 import type { EventBus } from '../events/bus.js';
+import type { DiskUsageTracker } from './disk-usage.js';
 import type { ServerRegistry } from './registry.js';
 import type { ServerStore } from './store.js';
 
@@ -14,6 +15,8 @@ export interface ServerContext {
   store: ServerStore;
   bus: EventBus;
   log: Logger;
+  /** Cached disk use per server (keyed by canonical id); shared by quota checks and metrics. */
+  disk: DiskUsageTracker;
   /** Host facts read once from the Engine; io weight is absent on some cgroup v2 hosts. */
   host: { ioWeight: boolean };
   /** The uid:gid game servers run as and own their files as, or undefined to keep the image's user. */

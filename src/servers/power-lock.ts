@@ -44,6 +44,11 @@ export class PowerLock {
     return { joined: false, done: holder.done };
   }
 
+  /** Resolves when the current holder (if any) has finished. */
+  async settled(): Promise<void> {
+    await this.holder?.done.catch(() => undefined);
+  }
+
   /** Aborts the holder (kill pre-empts) and releases the lock at once. */
   preempt(): void {
     const holder = this.holder;

@@ -106,9 +106,14 @@ function toPending(options: StopOptions) {
  * The stop ladder: the stop command (if the spec has one) or the signal, wait `timeout`; after a stop command
  * the signal with a further grace; then SIGKILL. Each rung is reported as a daemon_message.
  */
-async function stopLadder(ctx: ServerContext, server: Server, options: StopOptions, signal: AbortSignal): Promise<void> {
+async function stopLadder(
+  ctx: ServerContext,
+  server: Server,
+  options: StopOptions,
+  signal: AbortSignal,
+): Promise<{ exitCode: number; oomKilled: boolean } | undefined> {
   const container = await ctx.runtime.findContainer(server.id);
-  if (!container) return;
+  if (!container) return undefined;
   const timeoutMs = options.timeoutS * 1000;
   let graceful = false;
   if (server.spec.stopCommand && options.timeoutS > 0 && server.console.write(`${server.spec.stopCommand}\n`)) {
@@ -124,12 +129,14 @@ async function stopLadder(ctx: ServerContext, server: Server, options: StopOptio
     await ctx.runtime.kill(container.id, options.signal);
     graceful = await ctx.runtime.waitForExit(container.id, timeoutMs, signal);
   }
-  if (signal.aborted) return;
+  if (signal.aborted) return undefined;
   if (!graceful) {
     server.notice('warning', 'did not stop in time; sending SIGKILL');
     await ctx.runtime.kill(container.id, 'SIGKILL');
     await ctx.runtime.waitForExit(container.id, 10_000);
   }
+  const status = await ctx.runtime.status(container.id);
+  return status ? { exitCode: status.exitCode, oomKilled: status.oomKilled } : undefined;
 }
 
 /** Runs the ladder and settles the state; used by stop, restart, suspend and boot recovery. */
@@ -142,10 +149,10 @@ async function stopAndSettle(
 ): Promise<boolean> {
   server.expectingExit = 'stop';
   try {
-    await stopLadder(ctx, server, options, signal);
+    const exit = await stopLadder(ctx, server, options, signal);
     if (signal.aborted) return false;
     server.console.detach();
-    await server.transition(final, { reason: 'requested', force: final === 'suspended' });
+    await server.transition(final, { reason: 'requested', force: final === 'suspended', ...exit });
     return true;
   } catch (err) {
     const error = toAgentError(err);
@@ -159,6 +166,8 @@ async function stopAndSettle(
 }
 
 export async function stopServer(ctx: ServerContext, server: Server, options: StopOptions): Promise<ServerState> {
+  // A start in progress only creates and starts the container (a second or so): let it finish, then stop.
+  if (server.lock.current === 'start') await server.lock.settled();
   if (server.state !== 'running' && server.state !== 'starting' && server.state !== 'stopping') return server.state;
   const { joined } = server.lock.run('stop', async (signal) => {
     if (await stopAndSettle(ctx, server, options, signal, 'offline')) await server.persist();

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/logging.js';
+import { startAgent, type RunningAgent } from '../../src/main.js';
+import { TEST_AGENT_PREFIX } from './constants.js';
+
+export interface TestAgent {
+  url: string;
+  token: string;
+  dataDir: string;
+  agentId: string;
+  agent: RunningAgent;
+  /** POST /api/command with the bearer token; returns the parsed JSON reply. */
+  command(body: unknown): Promise<Record<string, any>>;
+  stop(): Promise<void>;
+}
+
+/** A fresh data directory with a known token and a test agent id (so teardown can find its containers). */
+export async function prepareDataDir(): Promise<{ dataDir: string; token: string; agentId: string }> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'cap-agent-'));
+  const token = randomBytes(24).toString('hex');
+  const agentId = `${TEST_AGENT_PREFIX}${randomBytes(6).toString('hex')}`;
+  await mkdir(dataDir, { recursive: true });
+  await writeFile(path.join(dataDir, 'token'), `${token}\n`, { mode: 0o600 });
+  await writeFile(path.join(dataDir, 'agent-id'), `${agentId}\n`);
+  return { dataDir, token, agentId };
+}
+
+export function commandClient(url: string, token: string) {
+  return async (body: unknown): Promise<Record<string, any>> => {
+    const res = await fetch(`${url}/api/command`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
+    return (await res.json()) as Record<string, any>;
+  };
+}
+
+/** Starts an agent in this process on a free port; `overrides` are config keys (file-style tree). */
+export async function startTestAgent(
+  overrides: Record<string, unknown> = {},
+  prepared?: { dataDir: string; token: string; agentId: string },
+): Promise<TestAgent> {
+  const { dataDir, token, agentId } = prepared ?? (await prepareDataDir());
+  const env = { AGENT_DATA_DIR: dataDir, AGENT_PORT: '0', AGENT_HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' };
+  const configFile = path.join(dataDir, 'test-config.yml');
+  await writeFile(configFile, JSON.stringify({ docker: { network: 'ctrl-alt-play-test' }, ...overrides }));
+  const { config } = loadConfig({ env, configPath: configFile });
+  const agent = await startAgent(config, createLogger(config.logLevel));
+  const url = `http://127.0.0.1:${agent.port}`;
+  return {
+    url,
+    token,
+    dataDir,
+    agentId,
+    agent,
+    command: commandClient(url, token),
+    stop: () => agent.stop('test'),
+  };
+}
+
+export async function removeDataDir(dataDir: string): Promise<void> {
+  await rm(dataDir, { recursive: true, force: true });
+}
+
+/** Polls `probe` until it returns a truthy value (the panel polls too); fails with the last value seen. */
+export async function waitFor<T>(probe: () => Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+/** Waits until get_server_status reports `status`. */
+export async function waitForStatus(agent: TestAgent, serverId: string, status: string, timeoutMs = 30_000) {
+  return waitFor(
+    async () => {
+      const r = await agent.command({ action: 'get_server_status', serverId });
+      return r.data?.status === status ? r : undefined;
+    },
+    `server ${serverId} to be ${status}`,
+    timeoutMs,
+  );
+}
+
+export function uuid(): string {
+  return randomBytes(16).toString('hex');
+}
