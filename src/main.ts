@@ -1,4 +1,4 @@
-import { readFile, mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http/app.js';
@@ -35,7 +35,10 @@ function resolveRunAs(user: string): { uid: number; gid: number } | undefined {
 }
 
 /** Builds the object graph, starts listening, then reconciles with Docker in the background. */
-export async function startAgent(config: AgentConfig, log: Logger = createLogger(config.logLevel)): Promise<RunningAgent> {
+export async function startAgent(
+  config: AgentConfig,
+  log: Logger = createLogger(config.logLevel),
+): Promise<RunningAgent> {
   const startedAt = Date.now();
   await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
 
@@ -76,7 +79,11 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   const manager = new ServerManager(ctx);
   await manager.load();
 
-  const dispatcher = new Dispatcher({ registry, log: log.child({ component: 'dispatcher' }), replyDeadlineMs: config.http.replyDeadlineMs });
+  const dispatcher = new Dispatcher({
+    registry,
+    log: log.child({ component: 'dispatcher' }),
+    replyDeadlineMs: config.http.replyDeadlineMs,
+  });
   dispatcher.register(lifecycleActions(manager));
 
   const https =
@@ -109,7 +116,10 @@ export async function startAgent(config: AgentConfig, log: Logger = createLogger
   await app.listen({ host: config.host, port: config.port });
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  log.info({ host: config.host, port, dataDir: config.dataDir, nodeId: config.nodeId, agentId, version: AGENT_VERSION }, 'agent listening');
+  log.info(
+    { host: config.host, port, dataDir: config.dataDir, nodeId: config.nodeId, agentId, version: AGENT_VERSION },
+    'agent listening',
+  );
 
   // Boot reconciliation waits for Docker: the agent serves /health and refuses Docker work until then.
   let booted = false;

@@ -27,7 +27,8 @@ async function checkDocker(config: AgentConfig): Promise<Check[]> {
     const version = await docker.version();
     const info = await docker.info();
     const [major = 0, minor = 0] = version.ApiVersion.split('.').map(Number);
-    const apiOk = major > (MIN_DOCKER_API[0] ?? 1) || (major === MIN_DOCKER_API[0] && minor >= (MIN_DOCKER_API[1] ?? 0));
+    const apiOk =
+      major > (MIN_DOCKER_API[0] ?? 1) || (major === MIN_DOCKER_API[0] && minor >= (MIN_DOCKER_API[1] ?? 0));
     return [
       { name: 'docker', ok: true, detail: `Docker Engine ${version.Version} reachable (API ${version.ApiVersion})` },
       {

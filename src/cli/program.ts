@@ -33,7 +33,17 @@ function withConfigFlags(command: Command): Command {
     .option('--node-id <id>', "the panel's node id (env AGENT_NODE_ID, default: host name)")
     .option('-d, --data-dir <dir>', 'data directory (env AGENT_DATA_DIR)')
     .option('--panel-url <url>', 'panel base URL (env PANEL_URL)')
-    .addOption(new Option('--log-level <level>', 'log level (env LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+    .addOption(
+      new Option('--log-level <level>', 'log level (env LOG_LEVEL)').choices([
+        'fatal',
+        'error',
+        'warn',
+        'info',
+        'debug',
+        'trace',
+        'silent',
+      ]),
+    )
     .option('--docker-host <host>', 'Docker Engine socket or tcp:// URL (env DOCKER_HOST)');
 }
 

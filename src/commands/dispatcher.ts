@@ -77,7 +77,8 @@ export class Dispatcher {
   /** Never throws: every failure becomes a Reply with a catalogue error. */
   async dispatch(body: unknown, log: Logger = this.options.log): Promise<Reply> {
     const id = extractId(body);
-    const withId = <T extends object>(reply: T): T & { id?: CommandId } => (id === undefined ? reply : { id, ...reply });
+    const withId = <T extends object>(reply: T): T & { id?: CommandId } =>
+      id === undefined ? reply : { id, ...reply };
     let action = '(unparsed)';
     try {
       const command = normalizeCommand(body);

@@ -50,10 +50,13 @@ export function normalizeCommand(body: unknown): Command {
   else if (rawPayload !== undefined && rawPayload !== null) {
     throw new AgentError('INVALID_PAYLOAD', 'payload: must be an object');
   } else if (isObject(body.data)) payload = body.data;
-  else if (body.data !== undefined && body.data !== null) throw new AgentError('INVALID_PAYLOAD', 'data: must be an object');
+  else if (body.data !== undefined && body.data !== null)
+    throw new AgentError('INVALID_PAYLOAD', 'data: must be an object');
   else payload = {};
 
   const serverId =
-    body.serverId ?? (isObject(rawPayload) ? rawPayload.serverId : undefined) ?? (isObject(body.data) ? body.data.serverId : undefined);
+    body.serverId ??
+    (isObject(rawPayload) ? rawPayload.serverId : undefined) ??
+    (isObject(body.data) ? body.data.serverId : undefined);
   return { action, serverId, payload, id };
 }

@@ -6,7 +6,10 @@ import { z } from 'zod';
  */
 const NUMERIC_STRING = /^\s*-?\d+(\.\d+)?\s*$/;
 
-export const numeric = z.preprocess((v) => (typeof v === 'string' && NUMERIC_STRING.test(v) ? Number(v) : v), z.number());
+export const numeric = z.preprocess(
+  (v) => (typeof v === 'string' && NUMERIC_STRING.test(v) ? Number(v) : v),
+  z.number(),
+);
 
 export const integer = z.preprocess(
   (v) => (typeof v === 'string' && NUMERIC_STRING.test(v) ? Number(v) : v),

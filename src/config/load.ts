@@ -127,9 +127,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    throw new ConfigError(
-      result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
-    );
+    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
   }
   const config = { ...result.data, dataDir: path.resolve(cwd, result.data.dataDir) };
   return { config: deepFreeze(config), file };

@@ -70,7 +70,8 @@ export function buildContainerOptions(input: ContainerOptionsInput): ContainerCr
   const { exposed, bindings } = mapPorts(input.ports, input.defaultIp);
   // Without an entrypoint the startup runs through sh; `exec` makes the game PID 1 so it receives SIGTERM
   // directly: a shell left as PID 1 ignores it and every graceful stop would end in SIGKILL.
-  const cmd = !input.imageHasEntrypoint && input.startup.trim() !== '' ? ['/bin/sh', '-c', `exec ${input.startup}`] : undefined;
+  const cmd =
+    !input.imageHasEntrypoint && input.startup.trim() !== '' ? ['/bin/sh', '-c', `exec ${input.startup}`] : undefined;
   return {
     name: input.name,
     Image: input.image,

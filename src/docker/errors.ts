@@ -8,7 +8,15 @@ interface DockerodeError {
   message?: string;
 }
 
-const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'EACCES',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+]);
 
 /** The Engine's own message, without dockerode's "(HTTP code 500) server error - " prefix. */
 export function engineMessage(err: unknown): string {
@@ -41,13 +49,19 @@ export function toDockerAgentError(err: unknown, what: string): AgentError {
   if (err instanceof AgentError) return err;
   const message = engineMessage(err);
   if (isDockerUnreachable(err)) {
-    return new AgentError('DOCKER_UNAVAILABLE', `Docker Engine unreachable while trying to ${what}: ${message}`, undefined, {
-      cause: err,
-    });
+    return new AgentError(
+      'DOCKER_UNAVAILABLE',
+      `Docker Engine unreachable while trying to ${what}: ${message}`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
   }
   if (/port is already allocated|address already in use/i.test(message)) {
     return new AgentError('PORT_CONFLICT', `cannot ${what}: ${message}`, undefined, { cause: err });
   }
-  if (isNotFound(err)) return new AgentError('CONTAINER_NOT_FOUND', `cannot ${what}: ${message}`, undefined, { cause: err });
+  if (isNotFound(err))
+    return new AgentError('CONTAINER_NOT_FOUND', `cannot ${what}: ${message}`, undefined, { cause: err });
   return new AgentError('DOCKER_ERROR', `cannot ${what}: ${message}`, undefined, { cause: err });
 }

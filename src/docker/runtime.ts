@@ -186,7 +186,10 @@ export class DockerRuntime {
         this.log.warn({ image: ref }, warning);
         return { usedLocal: true, warning };
       }
-      throw new AgentError('IMAGE_PULL_FAILED', `image ${ref} could not be pulled and is not present locally: ${engineMessage((err as AgentError).cause ?? err)}`);
+      throw new AgentError(
+        'IMAGE_PULL_FAILED',
+        `image ${ref} could not be pulled and is not present locally: ${engineMessage((err as AgentError).cause ?? err)}`,
+      );
     }
   }
 
@@ -294,7 +297,9 @@ export class DockerRuntime {
   /** A raw duplex to the container's TTY: stdin in, stdout+stderr out. */
   async attach(containerId: string): Promise<Duplex> {
     return (await this.call('attach to the container', () =>
-      this.docker.getContainer(containerId).attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+      this.docker
+        .getContainer(containerId)
+        .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
     )) as unknown as Duplex;
   }
 
@@ -319,7 +324,11 @@ export class DockerRuntime {
       if (closed) return;
       try {
         const stream = (await this.docker.getEvents({
-          filters: { type: ['container'], label: ownerFilters(this.agentId), event: ['start', 'die', 'oom', 'destroy'] },
+          filters: {
+            type: ['container'],
+            label: ownerFilters(this.agentId),
+            event: ['start', 'die', 'oom', 'destroy'],
+          },
         })) as unknown as Readable;
         if (closed) {
           stream.destroy();

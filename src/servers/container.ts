@@ -23,7 +23,10 @@ export async function createServerContainer(ctx: ServerContext, server: Server):
   const image = imageRef(server.spec.image);
   const facts = await ctx.runtime.inspectImage(image);
   if (!facts) throw new AgentError('IMAGE_PULL_FAILED', `image ${image} is not present locally; re-create the server`);
-  const resolved = resolveStartup(server.spec, { ip: ctx.config.servers.defaultIp, timezone: ctx.config.servers.timezone });
+  const resolved = resolveStartup(server.spec, {
+    ip: ctx.config.servers.defaultIp,
+    timezone: ctx.config.servers.timezone,
+  });
   const options = buildContainerOptions({
     name: containerName(server.id),
     image,

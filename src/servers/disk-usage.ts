@@ -17,9 +17,7 @@ export class DiskUsageTracker {
   private readonly figures = new Map<string, DiskFigure>();
   private readonly walks = new Map<string, Promise<DiskFigure>>();
 
-  constructor(
-    private readonly options: { maxAgeMs?: number; maxEntries?: number; now?: () => number } = {},
-  ) {}
+  constructor(private readonly options: { maxAgeMs?: number; maxEntries?: number; now?: () => number } = {}) {}
 
   private get maxAgeMs(): number {
     return this.options.maxAgeMs ?? 60_000;

@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { AgentError, toAgentError } from '../errors.js';
 import type { ContainerEvent } from '../docker/runtime.js';
+import { AgentError, toAgentError } from '../errors.js';
 import { ServerConsole } from './console.js';
 import type { ServerContext } from './context.js';
 import { ExitHandler } from './exits.js';
@@ -60,12 +60,20 @@ export class ServerManager {
     const { ctx } = this;
     const existing = ctx.registry.find(id);
     if (existing && existing.id !== id) {
-      throw new AgentError('INVALID_SERVER_ID', `${id} is an alias of server ${existing.id}; create with the canonical id`);
+      throw new AgentError(
+        'INVALID_SERVER_ID',
+        `${id} is an alias of server ${existing.id}; create with the canonical id`,
+      );
     }
     if (existing?.state === 'installing' || existing?.lock.current) {
       throw new AgentError('SERVER_BUSY', `server ${id} is busy: ${existing.lock.current ?? existing.state}`);
     }
-    if (existing && existing.state !== 'offline' && existing.state !== 'crashed' && existing.state !== 'install_failed') {
+    if (
+      existing &&
+      existing.state !== 'offline' &&
+      existing.state !== 'crashed' &&
+      existing.state !== 'install_failed'
+    ) {
       throw new AgentError('INVALID_STATE', `server ${id} is ${existing.state}; stop it before re-creating it`, {
         status: existing.state,
       });
@@ -188,7 +196,10 @@ export class ServerManager {
       server.console.preload(await ctx.runtime.logTail(containerId, 500).catch(() => Buffer.alloc(0)));
       server.console.attach(await ctx.runtime.attach(containerId));
       if (persisted !== 'running') {
-        await server.transition(persisted === 'stopping' ? 'stopping' : 'running', { force: true, reason: 'boot_restore' });
+        await server.transition(persisted === 'stopping' ? 'stopping' : 'running', {
+          force: true,
+          reason: 'boot_restore',
+        });
       }
       const pending = server.pending;
       if (pending?.action === 'stop' || persisted === 'stopping') {

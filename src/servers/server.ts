@@ -104,7 +104,11 @@ export class Server {
     this.stateValue = to;
     this.reasonValue = details.reason;
     if (details.exitCode !== undefined) {
-      this.lastExit = { exitCode: details.exitCode, oomKilled: details.oomKilled ?? false, at: new Date().toISOString() };
+      this.lastExit = {
+        exitCode: details.exitCode,
+        oomKilled: details.oomKilled ?? false,
+        at: new Date().toISOString(),
+      };
     }
     if (to !== 'running' && to !== 'starting' && to !== 'stopping') this.startedAt = undefined;
     this.log.info({ from, to, reason: details.reason, exitCode: details.exitCode }, 'state changed');

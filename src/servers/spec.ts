@@ -36,18 +36,22 @@ const environmentValue = z.union([z.string(), z.number(), z.boolean(), z.null()]
 
 /** `environment` is an object or a JSON string of one; scalars are stringified and null drops the key. */
 export const environmentSchema = z
-  .preprocess((value) => {
-    if (typeof value !== 'string') return value;
-    if (value.trim() === '') return {};
-    try {
-      return JSON.parse(value);
-    } catch {
-      return value; // fails the record check below with a clear message
-    }
-  }, z.record(z.string(), environmentValue, { error: 'environment must be an object or a JSON string of one' }))
+  .preprocess(
+    (value) => {
+      if (typeof value !== 'string') return value;
+      if (value.trim() === '') return {};
+      try {
+        return JSON.parse(value);
+      } catch {
+        return value; // fails the record check below with a clear message
+      }
+    },
+    z.record(z.string(), environmentValue, { error: 'environment must be an object or a JSON string of one' }),
+  )
   .superRefine((env, ctx) => {
     for (const key of Object.keys(env)) {
-      if (!ENV_KEY.test(key)) ctx.addIssue({ code: 'custom', message: `invalid environment key "${key}"`, path: [key] });
+      if (!ENV_KEY.test(key))
+        ctx.addIssue({ code: 'custom', message: `invalid environment key "${key}"`, path: [key] });
     }
   })
   .transform((env) => {
@@ -107,7 +111,12 @@ export interface ServerSpec {
   updatedAt: string;
 }
 
-export function specFromPayload(id: string, payload: CreateServerPayload, now: Date, previous?: ServerSpec): ServerSpec {
+export function specFromPayload(
+  id: string,
+  payload: CreateServerPayload,
+  now: Date,
+  previous?: ServerSpec,
+): ServerSpec {
   const ports = (payload.ports ?? payload.allocations ?? []).map((p) => ({
     ip: p.ip,
     port: p.port,

@@ -85,7 +85,7 @@ export class ServerStore {
       const file = path.join(this.serversDir, name);
       try {
         const record = (await readJsonIfExists(file)) as PersistedServer | undefined;
-        if (!record || record.version !== 1 || !record.spec?.id) throw new Error('not a server record');
+        if (record?.version !== 1 || !record.spec?.id) throw new Error('not a server record');
         out.push(record);
       } catch (err) {
         this.log.error({ err, file }, 'unreadable server record; moved aside as .corrupt');

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
-import { startAgent, type RunningAgent } from '../../src/main.js';
+import { type RunningAgent, startAgent } from '../../src/main.js';
 import { TEST_AGENT_PREFIX } from './constants.js';
 
 export interface TestAgent {
@@ -47,7 +47,12 @@ export async function startTestAgent(
   prepared?: { dataDir: string; token: string; agentId: string },
 ): Promise<TestAgent> {
   const { dataDir, token, agentId } = prepared ?? (await prepareDataDir());
-  const env = { AGENT_DATA_DIR: dataDir, AGENT_PORT: '0', AGENT_HOST: '127.0.0.1', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent' };
+  const env = {
+    AGENT_DATA_DIR: dataDir,
+    AGENT_PORT: '0',
+    AGENT_HOST: '127.0.0.1',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+  };
   const configFile = path.join(dataDir, 'test-config.yml');
   await writeFile(configFile, JSON.stringify({ docker: { network: 'ctrl-alt-play-test' }, ...overrides }));
   const { config } = loadConfig({ env, configPath: configFile });

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, symlink, copyFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -36,9 +36,15 @@ async function buildTestImage(docker: Docker): Promise<void> {
     for (const applet of stdout.split('\n').filter((a) => a && a !== 'busybox')) {
       await symlink('busybox', path.join(root, 'bin', applet)).catch(() => undefined);
     }
-    await writeFile(path.join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\ncontainer:x:988:988::/home/container:/bin/sh\n');
+    await writeFile(
+      path.join(root, 'etc/passwd'),
+      'root:x:0:0:root:/root:/bin/sh\ncontainer:x:988:988::/home/container:/bin/sh\n',
+    );
     await writeFile(path.join(root, 'etc/group'), 'root:x:0:\ncontainer:x:988:\n');
-    await run('sh', ['-c', `tar -C '${root}' -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - ${TEST_IMAGE}`]);
+    await run('sh', [
+      '-c',
+      `tar -C '${root}' -c . | docker import -c 'CMD ["/bin/sh"]' -c 'ENV PATH=/bin' - ${TEST_IMAGE}`,
+    ]);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
@@ -50,7 +56,12 @@ async function removeTestContainers(docker: Docker): Promise<void> {
   await Promise.all(
     list
       .filter((c) => c.Labels['ctrl-alt-play.agent-id']?.startsWith(TEST_AGENT_PREFIX))
-      .map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)),
+      .map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
   );
 }
 

@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_IMAGE } from '../helpers/constants.js';
 import { removeDataDir, startTestAgent, type TestAgent, uuid, waitForStatus } from '../helpers/agent.js';
+import { TEST_IMAGE } from '../helpers/constants.js';
 
 const docker = new Docker();
 let agent: TestAgent;
@@ -61,10 +61,14 @@ describe('server lifecycle against the real Engine', () => {
     expect(started).toMatchObject({ success: true, data: { serverId: id, status: 'starting' } });
     await waitForStatus(agent, id, 'running');
 
-    const stopped = await agent.command({ action: 'stop_server', serverId: id, payload: { signal: 'SIGTERM', timeout: 30 } });
+    const stopped = await agent.command({
+      action: 'stop_server',
+      serverId: id,
+      payload: { signal: 'SIGTERM', timeout: 30 },
+    });
     expect(stopped).toMatchObject({ success: true, data: { status: 'stopping' } });
     const after = await waitForStatus(agent, id, 'offline');
-    expect(after.data.exitCode).toBe(0);
+    expect(after?.data.exitCode).toBe(0);
 
     await agent.command({ action: 'start_server', serverId: id });
     await waitForStatus(agent, id, 'running');

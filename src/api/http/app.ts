@@ -1,7 +1,13 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher, Reply } from '../../commands/dispatcher.js';
-import { AgentError, type ErrorCode, ERROR_CATALOGUE } from '../../errors.js';
+import { AgentError, ERROR_CATALOGUE, type ErrorCode } from '../../errors.js';
 import { PROTOCOL_VERSION } from '../../version.js';
 import { AuthFailureLimiter, tokenFromHeaders, tokenMatcher } from './auth.js';
 
@@ -56,7 +62,8 @@ export function replyBody(reply: Reply): Record<string, unknown> {
 export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: FastifyInstance; beginShutdown(): void }> {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request logs would be one line per panel poll; failures are logged where they happen instead.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: options.bodyLimitBytes,
     keepAliveTimeout: 65_000,
     requestTimeout: 120_000,
@@ -93,7 +100,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     // WebSocket upgrades may authenticate with their first frame instead (PROTOCOL.md §6.5).
     if (path === '/api/ws' && !request.headers.authorization && !request.headers['x-api-key']) return;
     const address = request.ip;
-    if (limiter.isBlocked(address)) return sendError(reply, 'RATE_LIMITED', 'too many failed authentications; retry later');
+    if (limiter.isBlocked(address))
+      return sendError(reply, 'RATE_LIMITED', 'too many failed authentications; retry later');
     if (!helpers.isAuthorized(request)) {
       limiter.recordFailure(address);
       reply.header('www-authenticate', 'Bearer');
@@ -115,7 +123,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   app.setNotFoundHandler((request, reply) => {
     const known = ['/health', '/ready', '/api/status', '/api/command'];
     const path = request.url.split('?')[0] ?? '';
-    if (known.includes(path)) return sendError(reply, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}`);
+    if (known.includes(path))
+      return sendError(reply, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}`);
     return sendError(reply, 'NOT_FOUND', `no route ${request.method} ${path}`);
   });
 
@@ -155,7 +164,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   app.post('/api/command', async (request, reply) => {
     const raw = request.body;
     const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : '';
-    if (text.trim() === '') return sendError(reply, 'BAD_REQUEST', 'the request body is empty; expected a JSON command');
+    if (text.trim() === '')
+      return sendError(reply, 'BAD_REQUEST', 'the request body is empty; expected a JSON command');
     let body: unknown;
     try {
       body = JSON.parse(text);

@@ -7,7 +7,18 @@ import type { AgentEvent } from '../../events/bus.js';
  * `unsubscribe`. One JSON object per text frame.
  */
 
-export const FRAME_TYPES = ['command', 'response', 'event', 'ping', 'pong', 'hello', 'welcome', 'auth', 'subscribe', 'unsubscribe'] as const;
+export const FRAME_TYPES = [
+  'command',
+  'response',
+  'event',
+  'ping',
+  'pong',
+  'hello',
+  'welcome',
+  'auth',
+  'subscribe',
+  'unsubscribe',
+] as const;
 export type FrameType = (typeof FRAME_TYPES)[number];
 
 export interface Frame {

@@ -145,7 +145,9 @@ export function lifecycleActions(manager: ServerManager): ActionDefinition[] {
       mode: 'sync',
       payload: empty,
       async run({ server, serverId }) {
-        const uptime = server.startedAt ? Math.max(0, Math.floor((Date.now() - Date.parse(server.startedAt)) / 1000)) : 0;
+        const uptime = server.startedAt
+          ? Math.max(0, Math.floor((Date.now() - Date.parse(server.startedAt)) / 1000))
+          : 0;
         return {
           data: {
             serverId,
