@@ -45,6 +45,7 @@ export function commandClient(url: string, token: string) {
 export async function startTestAgent(
   overrides: Record<string, unknown> = {},
   prepared?: { dataDir: string; token: string; agentId: string },
+  options: { skipReady?: boolean } = {},
 ): Promise<TestAgent> {
   const { dataDir, token, agentId } = prepared ?? (await prepareDataDir());
   const env = {
@@ -58,6 +59,11 @@ export async function startTestAgent(
   const { config } = loadConfig({ env, configPath: configFile });
   const agent = await startAgent(config, createLogger(config.logLevel));
   const url = `http://127.0.0.1:${agent.port}`;
+  // Boot reconciliation runs after the listener opens; tests start from a reconciled agent, as the panel
+  // would after /ready. An agent deliberately pointed at no Docker is returned at once.
+  if (!options.skipReady) {
+    await waitFor(async () => (await fetch(`${url}/ready`)).status === 200, 'the agent to be ready', 20_000);
+  }
   return {
     url,
     token,
