@@ -123,7 +123,7 @@ describe('exits the agent did not cause', () => {
       const s = await agent.command({ action: 'get_server_status', serverId: id });
       return s.data.status === 'offline' && s.data.reason === 'exited' ? s : undefined;
     }, 'a clean exit');
-    expect(r.data.exitCode).toBe(0);
+    expect(r?.data.exitCode).toBe(0);
   });
 });
 

@@ -113,14 +113,15 @@ describe('Docker outages', () => {
     const id = await createRunning(agent, `sh -c 'while true; do sleep 1; done'`);
 
     await proxy.cut();
-    const health = await fetch(`${agent.url}/health`).then((r) => r.json());
+    const health = (await fetch(`${agent.url}/health`).then((r) => r.json())) as { status: string };
     expect(health.status).toBe('healthy');
     const refused = await agent.command({ action: 'start_server', serverId: uuid() });
     expect(refused.success).toBe(false);
     const kill = await agent.command({ action: 'kill_server', serverId: id });
     expect(kill).toMatchObject({ success: false, code: 'DOCKER_UNAVAILABLE' });
     await waitFor(
-      async () => (await fetch(`${agent.url}/health`).then((r) => r.json())).docker === 'unreachable',
+      async () =>
+        ((await fetch(`${agent.url}/health`).then((r) => r.json())) as { docker: string }).docker === 'unreachable',
       'health to notice',
     );
     const ready = await fetch(`${agent.url}/ready`);
