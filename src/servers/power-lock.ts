@@ -16,6 +16,9 @@ interface Holder {
 export class PowerLock {
   private holder: Holder | undefined;
 
+  /** `onError` receives what a background job throws: nobody awaits an acknowledged action's promise. */
+  constructor(private readonly onError: (err: unknown, action: LockedAction) => void) {}
+
   get current(): LockedAction | undefined {
     return this.holder?.action;
   }
@@ -36,6 +39,8 @@ export class PowerLock {
     holder.done = (async () => {
       try {
         await job(controller.signal);
+      } catch (err) {
+        this.onError(err, action);
       } finally {
         if (this.holder === holder) this.holder = undefined;
       }

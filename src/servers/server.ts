@@ -31,7 +31,7 @@ export interface ServerDeps {
 export class Server {
   spec: ServerSpec;
   readonly console: ServerConsole;
-  readonly lock = new PowerLock();
+  readonly lock: PowerLock;
   readonly log: Logger;
   readonly dataDir: string;
   private stateValue: ServerState;
@@ -56,6 +56,7 @@ export class Server {
     this.suspended = record.suspended;
     this.console = deps.console;
     this.log = deps.log;
+    this.lock = new PowerLock((err, action) => this.log.error({ err, action }, 'background power action failed'));
     this.dataDir = deps.dataDir;
     this.deps = deps;
   }

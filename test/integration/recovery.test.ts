@@ -135,3 +135,27 @@ describe('Docker outages', () => {
     await waitFor(async () => (await fetch(`${agent.url}/ready`)).status === 200, 'ready again');
   });
 });
+
+describe('shutdown', () => {
+  it('leaves game servers running by default', async () => {
+    const prepared = await prepareDataDir();
+    cleanup.push(() => removeDataDir(prepared.dataDir));
+    const agent = await startTestAgent({}, prepared);
+    const id = await createRunning(agent);
+    await agent.stop();
+    const container = await containerOf(prepared.agentId, id);
+    expect((await container?.inspect())?.State.Running).toBe(true);
+    await container?.kill();
+  });
+
+  it('stops every server gracefully when shutdown.stopServers is set', async () => {
+    const prepared = await prepareDataDir();
+    cleanup.push(() => removeDataDir(prepared.dataDir));
+    const agent = await startTestAgent({ shutdown: { stopServers: true } }, prepared);
+    const id = await createRunning(agent, `sh -c 'trap "exit 0" TERM; while true; do sleep 0.2; done'`);
+    await agent.stop();
+    const state = (await (await containerOf(prepared.agentId, id))?.inspect())?.State;
+    expect(state?.Running).toBe(false);
+    expect(state?.ExitCode).toBe(0);
+  });
+});

@@ -42,7 +42,7 @@ describe('state transitions (PROTOCOL.md §7)', () => {
 
 describe('PowerLock', () => {
   it('joins the same action and refuses a conflicting one with SERVER_BUSY', async () => {
-    const lock = new PowerLock();
+    const lock = new PowerLock(() => undefined);
     let release!: () => void;
     const gate = new Promise<void>((r) => {
       release = r;
@@ -63,7 +63,7 @@ describe('PowerLock', () => {
   });
 
   it('lets kill pre-empt: the holder is aborted and the lock is free at once', async () => {
-    const lock = new PowerLock();
+    const lock = new PowerLock(() => undefined);
     let aborted = false;
     const held = lock.run(
       'stop',
@@ -81,12 +81,14 @@ describe('PowerLock', () => {
     expect(aborted).toBe(true);
   });
 
-  it('releases the lock when the job throws', async () => {
-    const lock = new PowerLock();
+  it('releases the lock and reports the error when the job throws', async () => {
+    const errors: unknown[] = [];
+    const lock = new PowerLock((err) => errors.push(err));
     const { done } = lock.run('start', async () => {
       throw new Error('boom');
     });
-    await expect(done).rejects.toThrow('boom');
+    await done;
     expect(lock.current).toBeUndefined();
+    expect(String(errors[0])).toContain('boom');
   });
 });
