@@ -12,6 +12,7 @@ import { EventBus } from './events/bus.js';
 import { createLogger } from './logging.js';
 import type { ServerContext } from './servers/context.js';
 import { DiskUsageTracker } from './servers/disk-usage.js';
+import { DiskWatch } from './servers/disk-watch.js';
 import { ServerManager } from './servers/manager.js';
 import { stopServer } from './servers/power.js';
 import { ServerRegistry } from './servers/registry.js';
@@ -121,6 +122,8 @@ export async function startAgent(
     'agent listening',
   );
 
+  const diskWatch = new DiskWatch(ctx);
+
   // Boot reconciliation waits for Docker: the agent serves /health and refuses Docker work until then.
   let booted = false;
   let booting: Promise<void> | undefined;
@@ -132,6 +135,7 @@ export async function startAgent(
         ctx.host = await runtime.hostFacts();
         await manager.reconcile();
         manager.watch();
+        diskWatch.start();
         booted = true;
         log.info({ servers: registry.size }, 'reconciled with Docker');
       } catch (err) {
@@ -153,6 +157,7 @@ export async function startAgent(
       log.info({ reason }, 'shutting down');
       beginShutdown();
       health.stop();
+      diskWatch.stop();
       if (booting) await booting;
       if (config.shutdown.stopServers) {
         const active = registry.list().filter((s) => s.state === 'running' || s.state === 'starting');

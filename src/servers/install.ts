@@ -36,7 +36,10 @@ export async function chownTree(dir: string, uid: number, gid: number, maxEntrie
  * optional install script in a short-lived container, then the server container. Ends in `offline`, or
  * `install_failed` with the reason in a daemon_message.
  */
-export async function runInstall(ctx: ServerContext, server: Server, signal: AbortSignal): Promise<boolean> {
+/** `retry`: Docker was unreachable; the install stays pending and runs again when Docker returns. */
+export type InstallOutcome = 'ok' | 'failed' | 'retry';
+
+export async function runInstall(ctx: ServerContext, server: Server, signal: AbortSignal): Promise<InstallOutcome> {
   const { runtime } = ctx;
   try {
     progress(ctx, server, 'pull', `pulling ${server.spec.image}`);
@@ -62,14 +65,19 @@ export async function runInstall(ctx: ServerContext, server: Server, signal: Abo
     progress(ctx, server, 'create', 'creating the container');
     await createServerContainer(ctx, server);
     progress(ctx, server, 'done');
-    return true;
+    return 'ok';
   } catch (err) {
     const error = toAgentError(err);
+    if (error.code === 'DOCKER_UNAVAILABLE') {
+      server.log.warn('Docker is unreachable; the install resumes when it returns');
+      server.notice('warning', 'Docker is unreachable; the install resumes when it returns');
+      return 'retry';
+    }
     if (error.code === 'INTERNAL_ERROR') server.log.error({ err }, 'install failed unexpectedly');
     else server.log.warn({ code: error.code, message: error.message }, 'install failed');
     progress(ctx, server, 'failed', error.message);
     server.notice('error', `install failed: ${error.message}`);
-    return false;
+    return 'failed';
   }
 }
 

@@ -26,6 +26,8 @@ export class ServerManager {
   readonly exits: ExitHandler;
   private watcher: { close(): void } | undefined;
   private reconciled = false;
+  /** Installs interrupted by a Docker outage retry on their own: the panel never re-sends create_server. */
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   constructor(readonly ctx: ServerContext) {
     this.exits = new ExitHandler(ctx);
@@ -106,19 +108,39 @@ export class ServerManager {
       await created.persist();
     }
     const startAfter = payload.startOnCompletion;
-    created.lock.run('install', async (signal) => {
-      const ok = await runInstall(ctx, created, signal);
-      if (created.deleted) return;
-      await created.transition(ok ? 'offline' : 'install_failed', { reason: ok ? 'install_ok' : 'install_failed' });
-    });
+    this.beginInstall(created);
     if (startAfter) {
       void this.startWhenInstalled(created);
     }
     return { serverId: id, status: 'installing', warnings: resolved.warnings, unresolved: resolved.unresolved };
   }
 
+  /** Runs the install in the background under the power lock; the outcome settles the state. */
+  private beginInstall(server: Server, attempt = 0): void {
+    server.lock.run('install', async (signal) => {
+      const outcome = await runInstall(this.ctx, server, signal);
+      if (server.deleted || signal.aborted) return;
+      if (outcome === 'retry') {
+        // Docker is away: try again with back-off (2 s doubling to 30 s) until it returns or the server goes.
+        const timer = setTimeout(
+          () => {
+            this.retryTimers.delete(timer);
+            if (server.state === 'installing' && !server.lock.current && !server.deleted)
+              this.beginInstall(server, attempt + 1);
+          },
+          Math.min(30_000, 2000 * 2 ** attempt),
+        );
+        timer.unref();
+        this.retryTimers.add(timer);
+        return;
+      }
+      const ok = outcome === 'ok';
+      await server.transition(ok ? 'offline' : 'install_failed', { reason: ok ? 'install_ok' : 'install_failed' });
+    });
+  }
+
   private async startWhenInstalled(server: Server): Promise<void> {
-    while (server.lock.current === 'install') await new Promise((r) => setTimeout(r, 100));
+    await server.lock.settled();
     if (server.state === 'offline' && !server.deleted) {
       await startServer(this.ctx, server).catch((err) => server.log.warn({ err }, 'start after install failed'));
     }
@@ -185,10 +207,7 @@ export class ServerManager {
     const persisted = server.state;
     if (persisted === 'installing') {
       server.log.info('install was interrupted; running it again');
-      server.lock.run('install', async (signal) => {
-        const ok = await runInstall(ctx, server, signal);
-        await server.transition(ok ? 'offline' : 'install_failed', { reason: ok ? 'install_ok' : 'install_failed' });
-      });
+      this.beginInstall(server);
       return;
     }
     if (status?.running && containerId) {
@@ -251,6 +270,7 @@ export class ServerManager {
   async close(): Promise<void> {
     this.watcher?.close();
     this.exits.close();
+    for (const timer of this.retryTimers) clearTimeout(timer);
     for (const server of this.ctx.registry.list()) server.console.close();
     await this.ctx.store.flush();
   }

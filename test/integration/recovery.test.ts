@@ -134,6 +134,31 @@ describe('Docker outages', () => {
     expect(crashed?.data.exitCode).toBe(137);
     await waitFor(async () => (await fetch(`${agent.url}/ready`)).status === 200, 'ready again');
   });
+
+  it('keeps a create that met a Docker outage pending and finishes it when Docker returns', async () => {
+    const proxy = new DockerProxy();
+    await proxy.start();
+    cleanup.push(() => proxy.close());
+    const agent = await startTestAgent({
+      docker: { host: proxy.dockerHost, network: 'ctrl-alt-play-test', apiTimeoutMs: 2000 },
+    });
+    cleanup.push(async () => {
+      await agent.stop();
+      await removeDataDir(agent.dataDir);
+    });
+    await proxy.cut();
+    const id = uuid();
+    const r = await agent.command({
+      action: 'create_server',
+      serverId: id,
+      payload: { image: TEST_IMAGE, startup: 'sleep 1' },
+    });
+    expect(r).toMatchObject({ success: true, data: { status: 'installing' } });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await agent.command({ action: 'get_server_status', serverId: id })).data.status).toBe('installing');
+    await proxy.start();
+    await waitForStatus(agent, id, 'offline', 30_000);
+  });
 });
 
 describe('shutdown', () => {
