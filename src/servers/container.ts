@@ -21,8 +21,13 @@ export async function createServerContainer(ctx: ServerContext, server: Server):
   const old = await ctx.runtime.findContainer(server.id);
   if (old) await ctx.runtime.remove(old.id);
   const image = imageRef(server.spec.image);
-  const facts = await ctx.runtime.inspectImage(image);
-  if (!facts) throw new AgentError('IMAGE_PULL_FAILED', `image ${image} is not present locally; re-create the server`);
+  let facts = await ctx.runtime.inspectImage(image);
+  if (!facts) {
+    // The image was removed since the install (docker image prune): fetch it again.
+    await ctx.runtime.pullImage(server.spec.image, () => undefined);
+    facts = await ctx.runtime.inspectImage(image);
+  }
+  if (!facts) throw new AgentError('IMAGE_PULL_FAILED', `image ${image} is not present locally`);
   const resolved = resolveStartup(server.spec, {
     ip: ctx.config.servers.defaultIp,
     timezone: ctx.config.servers.timezone,

@@ -9,11 +9,12 @@ import { runInstall } from './install.js';
 import { killServer, resumeStop, startServer } from './power.js';
 import { Server } from './server.js';
 import { type CreateServerPayload, resolveStartup, specFromPayload } from './spec.js';
+import { isActive, type ServerState } from './state.js';
 import type { PersistedServer } from './store.js';
 
 export interface CreateResult {
   serverId: string;
-  status: 'installing';
+  status: ServerState;
   warnings: string[];
   unresolved: string[];
 }
@@ -70,18 +71,20 @@ export class ServerManager {
     if (existing?.state === 'installing' || existing?.lock.current) {
       throw new AgentError('SERVER_BUSY', `server ${id} is busy: ${existing.lock.current ?? existing.state}`);
     }
-    if (
-      existing &&
-      existing.state !== 'offline' &&
-      existing.state !== 'crashed' &&
-      existing.state !== 'install_failed'
-    ) {
-      throw new AgentError('INVALID_STATE', `server ${id} is ${existing.state}; stop it before re-creating it`, {
-        status: existing.state,
-      });
-    }
     const spec = specFromPayload(id, payload, new Date(), existing?.spec);
     const resolved = resolveStartup(spec, { ip: ctx.config.servers.defaultIp, timezone: ctx.config.servers.timezone });
+    if (existing && (isActive(existing.state) || existing.state === 'suspended')) {
+      // A running (or suspended) server keeps running: the new spec is stored now and the container is
+      // re-created from it at the next start (its spec hash no longer matches).
+      existing.spec = spec;
+      await existing.persist();
+      return {
+        serverId: id,
+        status: existing.state,
+        warnings: [...resolved.warnings, 'the new spec takes effect at the next start'],
+        unresolved: resolved.unresolved,
+      };
+    }
     let server = existing;
     if (server) {
       server.spec = spec;

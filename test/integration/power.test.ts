@@ -146,16 +146,22 @@ describe('create semantics', () => {
       const s = (await agent.command({ action: 'get_server_status', serverId: id })).data;
       return s.status === 'offline' && !s.busy;
     }, 'install to settle');
-    await agent.command({ action: 'kill_server', serverId: id });
-    await waitFor(async () => !(await agent.command({ action: 'get_server_status', serverId: id })).data.busy, 'idle');
+    await startRunning(id);
     const recreated = await agent.command({
       action: 'create_server',
       serverId: id,
       payload: { image: TEST_IMAGE, startup: 'sleep 1000', environment: { GAME_MODE: 'hardcore' } },
     });
-    expect(recreated.success).toBe(true);
-    await waitForStatus(agent, id, 'offline');
-    await startRunning(id);
+    // A running server keeps running; the new spec applies at the next start.
+    expect(recreated).toMatchObject({ success: true, data: { status: 'running' } });
+    expect(recreated.data.warnings).toContain('the new spec takes effect at the next start');
+    expect((await inspect(id))?.Config.Env).not.toContain('GAME_MODE=hardcore');
+    const restarted = await agent.command({ action: 'restart_server', serverId: id, payload: { timeout: 1 } });
+    expect(restarted).toMatchObject({ success: true, data: { status: 'starting' } });
+    await waitFor(async () => {
+      const s = (await agent.command({ action: 'get_server_status', serverId: id })).data;
+      return s.status === 'running' && !s.busy;
+    }, 'the restart to finish');
     expect((await inspect(id))?.Config.Env).toContain('GAME_MODE=hardcore');
     await agent.command({ action: 'kill_server', serverId: id });
   });
