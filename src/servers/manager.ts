@@ -6,7 +6,7 @@ import { ServerConsole } from './console.js';
 import type { ServerContext } from './context.js';
 import { ExitHandler } from './exits.js';
 import { runInstall } from './install.js';
-import { killServer, resumeStop, startServer } from './power.js';
+import { awaitSettling, killServer, resumeStop, startServer } from './power.js';
 import { Server } from './server.js';
 import { type CreateServerPayload, resolveStartup, specFromPayload } from './spec.js';
 import { isActive, type ServerState } from './state.js';
@@ -68,6 +68,7 @@ export class ServerManager {
         `${id} is an alias of server ${existing.id}; create with the canonical id`,
       );
     }
+    if (existing) await awaitSettling(existing);
     if (existing?.state === 'installing' || existing?.lock.current) {
       throw new AgentError('SERVER_BUSY', `server ${id} is busy: ${existing.lock.current ?? existing.state}`);
     }

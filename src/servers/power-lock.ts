@@ -54,10 +54,14 @@ export class PowerLock {
     await this.holder?.done.catch(() => undefined);
   }
 
-  /** Aborts the holder (kill pre-empts) and releases the lock at once. */
-  preempt(): void {
+  /**
+   * Aborts the holder (kill pre-empts) and releases the lock at once. The returned promise settles when the
+   * aborted job has wound down, so a caller can wait for an in-flight Docker call before acting.
+   */
+  preempt(): Promise<void> {
     const holder = this.holder;
     this.holder = undefined;
     holder?.controller.abort(new AgentError('SERVER_BUSY', 'pre-empted by kill'));
+    return holder ? holder.done.catch(() => undefined) : Promise.resolve();
   }
 }

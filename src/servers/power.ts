@@ -2,7 +2,7 @@ import { AgentError, toAgentError } from '../errors.js';
 import { ensureServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
 import type { Server } from './server.js';
-import type { ServerState, StateReason } from './state.js';
+import { isActive, type ServerState, type StateReason } from './state.js';
 
 /**
  * Power actions (PROTOCOL.md §4.1). Each validates and claims the server's lock synchronously, sets the
@@ -26,6 +26,16 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * A holder whose state has already settled (offline, crashed, …) is only persisting its last write: wait for it
+ * instead of answering SERVER_BUSY to a client that saw the settled state and acted on it.
+ */
+export async function awaitSettling(server: Server): Promise<void> {
+  if (server.lock.current && !isActive(server.state) && server.state !== 'installing') {
+    await Promise.race([server.lock.settled(), sleep(5_000)]);
+  }
+}
+
 function refuseUnstartable(server: Server): void {
   const state = server.state;
   if (state === 'installing' || state === 'install_failed' || state === 'suspended') {
@@ -34,9 +44,11 @@ function refuseUnstartable(server: Server): void {
 }
 
 /** Attaches the console before starting, so no early line is lost, then starts the container. */
-async function launch(ctx: ServerContext, server: Server): Promise<void> {
+async function launch(ctx: ServerContext, server: Server, signal: AbortSignal): Promise<void> {
   const containerId = await ensureServerContainer(ctx, server);
   server.console.attach(await ctx.runtime.attach(containerId));
+  // A kill that pre-empted this start must not be undone by starting the container afterwards.
+  if (signal.aborted) return;
   server.expectingExit = undefined;
   await ctx.runtime.start(containerId);
   const status = await ctx.runtime.status(containerId);
@@ -84,11 +96,12 @@ export async function startServer(
   server: Server,
   reason: StateReason = 'requested',
 ): Promise<ServerState> {
+  await awaitSettling(server);
   if (server.state === 'running' || server.state === 'starting') return server.state;
   refuseUnstartable(server);
-  server.lock.run('start', async () => {
+  server.lock.run('start', async (signal) => {
     try {
-      await launch(ctx, server);
+      await launch(ctx, server, signal);
     } catch (err) {
       await failStart(server, err);
     }
@@ -152,6 +165,7 @@ async function stopAndSettle(
     const exit = await stopLadder(ctx, server, options, signal);
     if (signal.aborted) return false;
     server.console.detach();
+    if (server.pending?.action === 'stop') server.pending = undefined;
     await server.transition(final, { reason: 'requested', force: final === 'suspended', ...exit });
     return true;
   } catch (err) {
@@ -160,7 +174,7 @@ async function stopAndSettle(
     server.notice('error', `stop failed: ${error.message}`);
     return false;
   } finally {
-    server.expectingExit = undefined;
+    if (server.expectingExit === 'stop') server.expectingExit = undefined;
     if (server.pending?.action === 'stop' && !signal.aborted) server.pending = undefined;
   }
 }
@@ -170,7 +184,7 @@ export async function stopServer(ctx: ServerContext, server: Server, options: St
   if (server.lock.current === 'start') await server.lock.settled();
   if (server.state !== 'running' && server.state !== 'starting' && server.state !== 'stopping') return server.state;
   const { joined } = server.lock.run('stop', async (signal) => {
-    if (await stopAndSettle(ctx, server, options, signal, 'offline')) await server.persist();
+    await stopAndSettle(ctx, server, options, signal, 'offline');
   });
   if (joined) return server.state;
   server.pending = { action: 'stop', ...toPending(options) };
@@ -179,6 +193,7 @@ export async function stopServer(ctx: ServerContext, server: Server, options: St
 }
 
 export async function restartServer(ctx: ServerContext, server: Server, options: StopOptions): Promise<ServerState> {
+  await awaitSettling(server);
   refuseUnstartable(server);
   const wasActive = server.state === 'running' || server.state === 'starting';
   server.lock.run('restart', async (signal) => {
@@ -187,7 +202,7 @@ export async function restartServer(ctx: ServerContext, server: Server, options:
       await server.transition('starting', { reason: 'requested' });
     }
     try {
-      await launch(ctx, server);
+      await launch(ctx, server, signal);
     } catch (err) {
       await failStart(server, err);
     }
@@ -204,10 +219,11 @@ export async function killServer(ctx: ServerContext, server: Server): Promise<Se
   if (server.state === 'installing') {
     throw new AgentError('INVALID_STATE', `server ${server.id} is installing; delete it to abort the install`);
   }
-  server.lock.preempt();
-  const container = await ctx.runtime.findContainer(server.id);
+  // Let an aborted start finish its in-flight Engine call, or the container could start after our SIGKILL.
+  await Promise.race([server.lock.preempt(), sleep(3_000)]);
   server.expectingExit = 'kill';
   try {
+    const container = await ctx.runtime.findContainer(server.id);
     if (container) {
       await ctx.runtime.kill(container.id, 'SIGKILL');
       await ctx.runtime.waitForExit(container.id, 5_000);
@@ -226,6 +242,7 @@ export async function killServer(ctx: ServerContext, server: Server): Promise<Se
 }
 
 export async function suspendServer(ctx: ServerContext, server: Server): Promise<ServerState> {
+  await awaitSettling(server);
   if (server.state === 'suspended') return server.state;
   if (server.state === 'installing') throw new AgentError('INVALID_STATE', `server ${server.id} is installing`);
   const active = server.state === 'running' || server.state === 'starting';

@@ -91,16 +91,22 @@ export async function waitFor<T>(probe: () => Promise<T>, what: string, timeoutM
   throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
 }
 
-/** Waits until get_server_status reports `status`. */
+/** Waits until get_server_status reports `status`; on time-out the error shows the last reply. */
 export async function waitForStatus(agent: TestAgent, serverId: string, status: string, timeoutMs = 30_000) {
-  return waitFor(
-    async () => {
-      const r = await agent.command({ action: 'get_server_status', serverId });
-      return r.data?.status === status ? r : undefined;
-    },
-    `server ${serverId} to be ${status}`,
-    timeoutMs,
-  );
+  let last: unknown;
+  try {
+    return await waitFor(
+      async () => {
+        const r = await agent.command({ action: 'get_server_status', serverId });
+        last = r;
+        return r.data?.status === status ? r : undefined;
+      },
+      `server ${serverId} to be ${status}`,
+      timeoutMs,
+    );
+  } catch {
+    throw new Error(`timed out waiting for server ${serverId} to be ${status}; last reply: ${JSON.stringify(last)}`);
+  }
 }
 
 export function uuid(): string {

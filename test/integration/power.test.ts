@@ -22,7 +22,7 @@ async function createServer(startup: string, extra: Record<string, unknown> = {}
     serverId: id,
     payload: { image: TEST_IMAGE, startup, ...extra },
   });
-  expect(r.success).toBe(true);
+  expect(r).toMatchObject({ success: true });
   await waitForStatus(agent, id, 'offline');
   return id;
 }
