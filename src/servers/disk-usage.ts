@@ -69,7 +69,7 @@ export class DiskUsageTracker {
     let truncated = false;
     const stack = [root];
     const seenInodes = new Set<string>();
-    while (stack.length > 0) {
+    while (stack.length > 0 && !truncated) {
       const dir = stack.pop() as string;
       let names: string[];
       try {
@@ -77,14 +77,25 @@ export class DiskUsageTracker {
       } catch {
         continue; // vanished or unreadable: the game may be deleting files right now
       }
-      for (const name of names) {
-        if (++entries > maxEntries) {
-          truncated = true;
-          break;
-        }
-        const p = path.join(dir, name);
-        try {
-          const st = await lstat(p);
+      if (entries + names.length > maxEntries) {
+        names = names.slice(0, Math.max(0, maxEntries - entries));
+        truncated = true;
+      }
+      entries += names.length;
+      // lstat in bounded batches: one syscall at a time is slow on big trees, unbounded would flood the pool.
+      for (let i = 0; i < names.length; i += STAT_BATCH) {
+        const stats = await Promise.all(
+          names.slice(i, i + STAT_BATCH).map((name) => {
+            const p = path.join(dir, name);
+            return lstat(p).then(
+              (st) => ({ p, st }),
+              () => undefined, // raced with a delete
+            );
+          }),
+        );
+        for (const entry of stats) {
+          if (!entry) continue;
+          const { p, st } = entry;
           if (st.isDirectory()) stack.push(p);
           else if (st.nlink > 1) {
             const inode = `${st.dev}:${st.ino}`;
@@ -93,12 +104,11 @@ export class DiskUsageTracker {
           }
           // Allocated blocks, not apparent size: sparse files count for what they hold.
           bytes += st.blocks * 512;
-        } catch {
-          // raced with a delete
         }
       }
-      if (truncated) break;
     }
     return { bytes, measuredAt: this.now(), truncated };
   }
 }
+
+const STAT_BATCH = 64;
