@@ -45,7 +45,7 @@ export function commandClient(url: string, token: string) {
 export async function startTestAgent(
   overrides: Record<string, unknown> = {},
   prepared?: { dataDir: string; token: string; agentId: string },
-  options: { skipReady?: boolean } = {},
+  options: { skipReady?: boolean; scheme?: 'http' | 'https' } = {},
 ): Promise<TestAgent> {
   const { dataDir, token, agentId } = prepared ?? (await prepareDataDir());
   const env = {
@@ -58,7 +58,7 @@ export async function startTestAgent(
   await writeFile(configFile, JSON.stringify({ docker: { network: 'ctrl-alt-play-test' }, ...overrides }));
   const { config } = loadConfig({ env, configPath: configFile });
   const agent = await startAgent(config, createLogger(config.logLevel));
-  const url = `http://127.0.0.1:${agent.port}`;
+  const url = `${options.scheme ?? 'http'}://127.0.0.1:${agent.port}`;
   // Boot reconciliation runs after the listener opens; tests start from a reconciled agent, as the panel
   // would after /ready. An agent deliberately pointed at no Docker is returned at once.
   if (!options.skipReady) {
