@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { AgentError, toAgentError } from '../errors.js';
+import { logFailure } from '../log-policy.js';
 import type { ServerRegistry } from '../servers/registry.js';
 import type { Server } from '../servers/server.js';
 import { type CommandId, extractId, normalizeCommand } from './envelope.js';
@@ -92,8 +93,7 @@ export class Dispatcher {
       return withId({ success: true as const, ...result });
     } catch (err) {
       const error = toAgentError(err);
-      if (error.code === 'INTERNAL_ERROR') log.error({ err, action }, 'action failed unexpectedly');
-      else log.debug({ action, code: error.code, message: error.message }, 'action refused');
+      logFailure(log, error, 'action failed', 'request', { action });
       return withId({ success: false as const, error });
     }
   }

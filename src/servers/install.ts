@@ -73,10 +73,8 @@ export async function runInstall(ctx: ServerContext, server: Server, signal: Abo
       server.notice('warning', 'Docker is unreachable; the install resumes when it returns');
       return 'retry';
     }
-    if (error.code === 'INTERNAL_ERROR') server.log.error({ err }, 'install failed unexpectedly');
-    else server.log.warn({ code: error.code, message: error.message }, 'install failed');
+    server.reportFailure('install', error);
     progress(ctx, server, 'failed', error.message);
-    server.notice('error', `install failed: ${error.message}`);
     return 'failed';
   }
 }

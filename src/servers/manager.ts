@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerEvent } from '../docker/runtime.js';
-import { AgentError, toAgentError } from '../errors.js';
+import { AgentError } from '../errors.js';
 import { ServerConsole } from './console.js';
 import type { ServerContext } from './context.js';
 import { ExitHandler } from './exits.js';
@@ -171,9 +171,7 @@ export class ServerManager {
         server.log.info({ keepFiles }, 'server deleted');
       } catch (err) {
         server.deleted = false;
-        const error = toAgentError(err);
-        server.log.error({ err }, 'delete failed');
-        server.notice('error', `delete failed: ${error.message}`);
+        server.reportFailure('delete', err);
       }
     });
   }

@@ -1,4 +1,4 @@
-import { AgentError, toAgentError } from '../errors.js';
+import { AgentError } from '../errors.js';
 import { ensureServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
 import type { Server } from './server.js';
@@ -81,11 +81,8 @@ function waitForStartupDone(server: Server, pattern: RegExp): void {
 }
 
 async function failStart(server: Server, err: unknown): Promise<void> {
-  const error = toAgentError(err);
   server.pending = undefined;
-  if (error.code === 'INTERNAL_ERROR') server.log.error({ err }, 'start failed');
-  else server.log.warn({ code: error.code, message: error.message }, 'start failed');
-  server.notice('error', `start failed: ${error.message}`);
+  const error = server.reportFailure('start', err);
   if (server.state === 'starting') {
     await server.transition('offline', { reason: error.code === 'PORT_CONFLICT' ? 'port_conflict' : 'crash' });
   }
@@ -169,9 +166,7 @@ async function stopAndSettle(
     await server.transition(final, { reason: 'requested', force: final === 'suspended', ...exit });
     return true;
   } catch (err) {
-    const error = toAgentError(err);
-    server.log.error({ err }, 'stop failed');
-    server.notice('error', `stop failed: ${error.message}`);
+    server.reportFailure('stop', err);
     return false;
   } finally {
     if (server.expectingExit === 'stop') server.expectingExit = undefined;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
-import { AgentError } from '../errors.js';
+import { AgentError, toAgentError } from '../errors.js';
 import type { EventBus } from '../events/bus.js';
+import { logFailure } from '../log-policy.js';
 import type { ServerConsole } from './console.js';
 import { PowerLock } from './power-lock.js';
 import type { ServerSpec } from './spec.js';
@@ -123,6 +124,14 @@ export class Server {
     });
     await this.persist();
     return true;
+  }
+
+  /** Logs a background failure by the log policy and tells the console and subscribers; returns the error. */
+  reportFailure(what: string, err: unknown): AgentError {
+    const error = toAgentError(err);
+    logFailure(this.log, error, `${what} failed`, 'background');
+    this.notice('error', `${what} failed: ${error.message}`);
+    return error;
   }
 
   /** An agent notice: to the console (prefixed) and as a daemon_message event. */
