@@ -9,6 +9,6 @@ export default defineConfig({
     // Two cores: run files in parallel processes, but no more than the machine can carry with Docker busy.
     pool: 'forks',
     maxWorkers: 3,
-    reporters: process.env.CI ? ['default'] : ['default'],
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });
