@@ -9,6 +9,7 @@ import type { Server } from './server.js';
 export class ExitHandler {
   private readonly restarts = new Map<string, number[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly exhausted = new Set<string>();
 
   constructor(private readonly ctx: ServerContext) {}
 
@@ -40,6 +41,14 @@ export class ExitHandler {
     this.maybeRestart(server);
   }
 
+  /** Automatic restarts used in the current window, and whether the budget is spent (get_server_status). */
+  budget(serverId: string): { used: number; max: number; exhausted: boolean } {
+    const { autoRestartMax, autoRestartWindowMs } = this.ctx.config.servers;
+    const now = Date.now();
+    const used = (this.restarts.get(serverId) ?? []).filter((t) => now - t < autoRestartWindowMs).length;
+    return { used, max: autoRestartMax, exhausted: this.exhausted.has(serverId) };
+  }
+
   private maybeRestart(server: Server): void {
     const { autoRestart, autoRestartMax, autoRestartWindowMs } = this.ctx.config.servers;
     if (!autoRestart) return;
@@ -47,6 +56,7 @@ export class ExitHandler {
     const recent = (this.restarts.get(server.id) ?? []).filter((t) => now - t < autoRestartWindowMs);
     if (recent.length >= autoRestartMax) {
       this.restarts.set(server.id, recent);
+      this.exhausted.add(server.id);
       server.notice(
         'error',
         `crashed ${recent.length + 1} times within ${Math.round(autoRestartWindowMs / 60_000)} min; not restarting again`,
@@ -55,6 +65,7 @@ export class ExitHandler {
     }
     recent.push(now);
     this.restarts.set(server.id, recent);
+    this.exhausted.delete(server.id);
     // Back off a little more on each restart in the window so a crash loop does not spin.
     const delayMs = 1000 * 2 ** (recent.length - 1);
     server.notice('warning', `restarting after crash in ${delayMs / 1000} s (${recent.length}/${autoRestartMax})`);
@@ -71,6 +82,7 @@ export class ExitHandler {
 
   forget(serverId: string): void {
     this.restarts.delete(serverId);
+    this.exhausted.delete(serverId);
   }
 
   close(): void {
