@@ -1,12 +1,13 @@
-/** A fixed-capacity FIFO that overwrites its oldest item: O(1) push, no reallocation. */
+/**
+ * A bounded FIFO that overwrites its oldest item: O(1) push. The backing array grows only as items arrive, so
+ * fifty idle servers with 10,000-line consoles do not hold 10,000 empty slots each.
+ */
 export class RingBuffer<T> {
-  private items: (T | undefined)[];
+  private items: T[] = [];
   private start = 0;
   private count = 0;
 
-  constructor(private cap: number) {
-    this.items = new Array(cap);
-  }
+  constructor(private cap: number) {}
 
   get size(): number {
     return this.count;
@@ -18,7 +19,8 @@ export class RingBuffer<T> {
 
   push(item: T): void {
     if (this.count < this.cap) {
-      this.items[(this.start + this.count) % this.cap] = item;
+      // Until the buffer is first full, start is 0 and the array is dense: append.
+      this.items.push(item);
       this.count++;
     } else {
       this.items[this.start] = item;
@@ -35,7 +37,7 @@ export class RingBuffer<T> {
   }
 
   clear(): void {
-    this.items = new Array(this.cap);
+    this.items = [];
     this.start = 0;
     this.count = 0;
   }

@@ -1,0 +1,4 @@
+import type Docker from 'dockerode';
+
+export declare const TEST_IMAGE: string;
+export declare function ensureTestImage(docker: Docker): Promise<void>;
