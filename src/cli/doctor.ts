@@ -83,12 +83,18 @@ async function checkDataDir(dir: string): Promise<Check> {
   }
 }
 
+/** The engines field: Node 22.12 or newer. */
+export function nodeVersionOk(version: string): boolean {
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 12);
+}
+
 /** Checks the host and prints one line per check with what to fix; true when everything passed. */
 export async function runDoctor(config: AgentConfig, print: (line: string) => void): Promise<boolean> {
   const checks: Check[] = [
     {
       name: 'node',
-      ok: Number(process.versions.node.split('.')[0]) >= 22,
+      ok: nodeVersionOk(process.versions.node),
       detail: `Node.js ${process.versions.node}`,
       fix: 'install Node.js 22.12 or newer',
     },

@@ -90,7 +90,17 @@ function readConfigFile(file: string): Tree {
   }
   if (parsed === null || parsed === undefined) return {};
   if (!isPlainObject(parsed)) throw new ConfigError([`config file ${file}: must be a mapping of keys to values`]);
-  return parsed;
+  return withoutNulls(parsed);
+}
+
+/** A YAML key with nothing after it (a section whose keys are all commented out) means "not set". */
+function withoutNulls(tree: Tree): Tree {
+  const out: Tree = {};
+  for (const [key, value] of Object.entries(tree)) {
+    if (value === null) continue;
+    out[key] = isPlainObject(value) ? withoutNulls(value) : value;
+  }
+  return out;
 }
 
 function fromMapping(source: Record<string, unknown>, mapping: Record<string, string>): Tree {

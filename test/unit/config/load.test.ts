@@ -108,3 +108,12 @@ describe('mergeSources', () => {
     });
   });
 });
+
+describe('deploy/config.example.yml', () => {
+  it('is a valid config file whose values are the defaults', () => {
+    const file = new URL('../../../deploy/config.example.yml', import.meta.url).pathname;
+    const fromExample = loadConfig({ ...base, env: {}, configPath: file }).config;
+    const defaults = loadConfig({ ...base, env: {} }).config;
+    expect(fromExample).toEqual(defaults);
+  });
+});
