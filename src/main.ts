@@ -2,7 +2,9 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http/app.js';
+import { consoleActions } from './commands/actions/console.js';
 import { lifecycleActions } from './commands/actions/lifecycle.js';
+import { metricsActions } from './commands/actions/metrics.js';
 import { Dispatcher } from './commands/dispatcher.js';
 import { MIN_TOKEN_LENGTH, resolveAgentId, resolveToken } from './config/identity.js';
 import type { AgentConfig } from './config/schema.js';
@@ -10,6 +12,8 @@ import { DockerHealth } from './docker/health.js';
 import { DockerRuntime } from './docker/runtime.js';
 import { EventBus } from './events/bus.js';
 import { createLogger } from './logging.js';
+import { HostMetrics } from './metrics/host-metrics.js';
+import { ServerMetrics } from './metrics/server-metrics.js';
 import type { ServerContext } from './servers/context.js';
 import { DiskUsageTracker } from './servers/disk-usage.js';
 import { DiskWatch } from './servers/disk-watch.js';
@@ -86,6 +90,14 @@ export async function startAgent(
     replyDeadlineMs: config.http.replyDeadlineMs,
   });
   dispatcher.register(lifecycleActions(manager));
+  dispatcher.register(consoleActions(ctx));
+  dispatcher.register(
+    metricsActions(ctx, {
+      servers: new ServerMetrics(ctx),
+      host: new HostMetrics(config.dataDir),
+      dockerVersion: () => health.version,
+    }),
+  );
 
   const https =
     config.tls.certFile && config.tls.keyFile

@@ -30,6 +30,8 @@ export interface ManagedContainer {
 export interface ContainerStatus {
   id: string;
   running: boolean;
+  /** The container's init process on the host (0 when not running). */
+  pid: number;
   exitCode: number;
   oomKilled: boolean;
   startedAt: string | undefined;
@@ -223,6 +225,7 @@ export class DockerRuntime {
       return {
         id: info.Id,
         running: info.State.Running,
+        pid: info.State.Pid ?? 0,
         exitCode: info.State.ExitCode,
         oomKilled: info.State.OOMKilled,
         startedAt: info.State.Running ? info.State.StartedAt : undefined,
@@ -293,6 +296,33 @@ export class DockerRuntime {
       if (signal?.aborted || Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, Math.min(200, Math.max(0, deadline - Date.now()))));
     }
+  }
+
+  /** One stats sample from the Engine (the fallback when cgroup files are not visible to the agent). */
+  async statsOnce(
+    containerId: string,
+  ): Promise<{ cpuNs: number; memoryBytes: number; rxBytes: number; txBytes: number }> {
+    const stats = (await this.call('read container stats', () =>
+      this.docker.getContainer(containerId).stats({ stream: false }),
+    )) as unknown as {
+      cpu_stats?: { cpu_usage?: { total_usage?: number } };
+      memory_stats?: { usage?: number; stats?: Record<string, number> };
+      networks?: Record<string, { rx_bytes?: number; tx_bytes?: number }>;
+    };
+    const memStats = stats.memory_stats?.stats ?? {};
+    const inactive = memStats.total_inactive_file ?? memStats.inactive_file ?? 0;
+    let rxBytes = 0;
+    let txBytes = 0;
+    for (const net of Object.values(stats.networks ?? {})) {
+      rxBytes += net.rx_bytes ?? 0;
+      txBytes += net.tx_bytes ?? 0;
+    }
+    return {
+      cpuNs: stats.cpu_stats?.cpu_usage?.total_usage ?? 0,
+      memoryBytes: Math.max(0, (stats.memory_stats?.usage ?? 0) - inactive),
+      rxBytes,
+      txBytes,
+    };
   }
 
   /** A raw duplex to the container's TTY: stdin in, stdout+stderr out. */

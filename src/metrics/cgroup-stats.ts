@@ -1,0 +1,97 @@
+import { readFile } from 'node:fs/promises';
+
+/**
+ * Reads a container's CPU, memory and network counters straight from the kernel: the cgroup files named by
+ * /proc/<pid>/cgroup (so any cgroup version and driver works) and /proc/<pid>/net/dev of its network
+ * namespace. That is a few small file reads per sample instead of a Docker stats request, which matters when
+ * 50 servers are sampled every second. Returns undefined when the files are not visible (agent in a container
+ * without the host's /proc and /sys); the caller then asks Docker.
+ */
+export interface RawSample {
+  /** Cumulative CPU time used, nanoseconds. */
+  cpuNs: number;
+  /** Memory in use without the page cache (usage − inactive_file), bytes. */
+  memoryBytes: number;
+  rxBytes: number;
+  txBytes: number;
+  /** When the sample was taken, ms (monotonic). */
+  at: number;
+}
+
+export interface CgroupPaths {
+  version: 1 | 2;
+  cpu: string;
+  memory: string;
+}
+
+const SYS_CGROUP = '/sys/fs/cgroup';
+
+/** Parses /proc/<pid>/cgroup into the directories holding the CPU and memory counters. */
+export function parseProcCgroup(text: string, root = SYS_CGROUP): CgroupPaths | undefined {
+  let cpu: string | undefined;
+  let memory: string | undefined;
+  let unified: string | undefined;
+  for (const line of text.split('\n')) {
+    const match = /^(\d+):([^:]*):(.*)$/.exec(line.trim());
+    if (!match) continue;
+    const [, id, controllers = '', path = ''] = match;
+    if (id === '0' && controllers === '') unified = path;
+    const list = controllers.split(',');
+    if (list.includes('cpuacct')) cpu = `${root}/${controllers}${path}`;
+    if (list.includes('memory')) memory = `${root}/memory${path}`;
+  }
+  if (cpu && memory) return { version: 1, cpu, memory };
+  if (unified !== undefined) return { version: 2, cpu: `${root}${unified}`, memory: `${root}${unified}` };
+  return undefined;
+}
+
+function statValue(text: string, key: string): number {
+  const match = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return match ? Number(match[1]) : 0;
+}
+
+/** Sums the non-loopback interfaces of a /proc/<pid>/net/dev table. */
+export function parseNetDev(text: string): { rxBytes: number; txBytes: number } {
+  let rxBytes = 0;
+  let txBytes = 0;
+  for (const line of text.split('\n').slice(2)) {
+    const [name, rest] = line.split(':');
+    if (!rest || name?.trim() === 'lo') continue;
+    const fields = rest.trim().split(/\s+/).map(Number);
+    rxBytes += fields[0] ?? 0;
+    txBytes += fields[8] ?? 0;
+  }
+  return { rxBytes, txBytes };
+}
+
+export async function readCgroupSample(
+  pid: number,
+  now: () => number = performance.now.bind(performance),
+): Promise<RawSample | undefined> {
+  try {
+    const paths = parseProcCgroup(await readFile(`/proc/${pid}/cgroup`, 'utf8'));
+    if (!paths) return undefined;
+    const [cpuText, memUsage, memStat, netDev] = await Promise.all(
+      paths.version === 1
+        ? [
+            readFile(`${paths.cpu}/cpuacct.usage`, 'utf8'),
+            readFile(`${paths.memory}/memory.usage_in_bytes`, 'utf8'),
+            readFile(`${paths.memory}/memory.stat`, 'utf8'),
+            readFile(`/proc/${pid}/net/dev`, 'utf8'),
+          ]
+        : [
+            readFile(`${paths.cpu}/cpu.stat`, 'utf8'),
+            readFile(`${paths.memory}/memory.current`, 'utf8'),
+            readFile(`${paths.memory}/memory.stat`, 'utf8'),
+            readFile(`/proc/${pid}/net/dev`, 'utf8'),
+          ],
+    );
+    const cpuNs = paths.version === 1 ? Number(cpuText.trim()) : statValue(cpuText, 'usage_usec') * 1000;
+    const inactive =
+      paths.version === 1 ? statValue(memStat, 'total_inactive_file') : statValue(memStat, 'inactive_file');
+    const usage = Number(memUsage.trim());
+    return { cpuNs, memoryBytes: Math.max(0, usage - inactive), ...parseNetDev(netDev), at: now() };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,92 @@
+import type { ServerContext } from '../servers/context.js';
+import type { Server } from '../servers/server.js';
+import { type RawSample, readCgroupSample } from './cgroup-stats.js';
+
+const MIB = 1024 * 1024;
+/** A CPU figure needs two samples; a previous one older than this is too stale to average over. */
+const MAX_BASELINE_AGE_MS = 5 * 60_000;
+/**
+ * The shortest window a CPU figure is averaged over. CFS enforces a CPU limit per 100 ms period, so a window of a
+ * few ms can show a capped server at several times its limit; half a second spans five periods.
+ */
+const MIN_WINDOW_MS = 500;
+
+/** The exact shape the panel writes into its metrics table (PROTOCOL.md §4.2). */
+export interface ServerMetricsData {
+  cpu: number;
+  memory: number;
+  disk: number;
+  network: { in: number; out: number };
+  players: number;
+  timestamp: string;
+  memoryLimit: number;
+  cpuLimit: number;
+  uptime: number;
+  status: string;
+  [key: string]: unknown;
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+/**
+ * Samples running servers from their cgroups (Docker's stats API as a fallback) and keeps the previous sample
+ * per server so CPU is an average since the last call. A stopped server reports zeros with its real disk use,
+ * never an error: the panel polls servers it wrongly believes are running.
+ */
+export class ServerMetrics {
+  private readonly previous = new Map<string, RawSample>();
+
+  constructor(private readonly ctx: ServerContext) {}
+
+  async sample(server: Server): Promise<ServerMetricsData> {
+    const diskBytes = await this.ctx.disk.usedBytes(server.id, server.dataDir).catch(() => 0);
+    const base = {
+      disk: round2(diskBytes / MIB),
+      players: 0,
+      timestamp: new Date().toISOString(),
+      memoryLimit: server.spec.limits.memory,
+      cpuLimit: server.spec.limits.cpu,
+      status: server.state,
+    };
+    const zeros = { ...base, cpu: 0, memory: 0, network: { in: 0, out: 0 }, uptime: 0 };
+    if (server.state !== 'running' && server.state !== 'starting' && server.state !== 'stopping') {
+      this.previous.delete(server.id);
+      return zeros;
+    }
+    const container = await this.ctx.runtime.findContainer(server.id);
+    const status = container ? await this.ctx.runtime.status(container.id) : undefined;
+    if (!container || !status?.running) return zeros;
+
+    const read = async (): Promise<RawSample> =>
+      (await readCgroupSample(status.pid)) ?? {
+        ...(await this.ctx.runtime.statsOnce(container.id)),
+        at: performance.now(),
+      };
+    let current = await read();
+    let prev = this.previous.get(server.id);
+    if (!prev || current.at - prev.at > MAX_BASELINE_AGE_MS || current.cpuNs < prev.cpuNs) {
+      prev = current;
+      this.previous.set(server.id, prev);
+    }
+    if (current.at - prev.at < MIN_WINDOW_MS) {
+      await new Promise((r) => setTimeout(r, MIN_WINDOW_MS - (current.at - prev.at)));
+      current = await read();
+    }
+    // The next call averages from here.
+    this.previous.set(server.id, current);
+    const elapsedNs = (current.at - prev.at) * 1e6;
+    const cpu = elapsedNs > 0 ? ((current.cpuNs - prev.cpuNs) / elapsedNs) * 100 : 0;
+    const startedAt = status.startedAt ? Date.parse(status.startedAt) : Date.now();
+    return {
+      ...base,
+      cpu: round2(Math.max(0, cpu)),
+      memory: round2(current.memoryBytes / MIB),
+      network: { in: current.rxBytes, out: current.txBytes },
+      uptime: Math.max(0, Math.floor((Date.now() - startedAt) / 1000)),
+    };
+  }
+
+  forget(serverId: string): void {
+    this.previous.delete(serverId);
+  }
+}
