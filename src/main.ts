@@ -1,19 +1,27 @@
+import { statfsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http/app.js';
+import { tokenMatcher } from './api/http/auth.js';
+import { WsHub } from './api/ws/hub.js';
+import { wsPlugin } from './api/ws/plugin.js';
+import { TicketSigner } from './api/ws/tickets.js';
 import { consoleActions } from './commands/actions/console.js';
 import { lifecycleActions } from './commands/actions/lifecycle.js';
 import { metricsActions } from './commands/actions/metrics.js';
+import { ticketActions } from './commands/actions/ws-tickets.js';
 import { Dispatcher } from './commands/dispatcher.js';
 import { MIN_TOKEN_LENGTH, resolveAgentId, resolveToken } from './config/identity.js';
 import type { AgentConfig } from './config/schema.js';
 import { DockerHealth } from './docker/health.js';
 import { DockerRuntime } from './docker/runtime.js';
-import { EventBus } from './events/bus.js';
+import { EVENT_NAMES, EventBus } from './events/bus.js';
 import { createLogger } from './logging.js';
-import { HostMetrics } from './metrics/host-metrics.js';
+import { HostMetrics, systemLoadPercent } from './metrics/host-metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
+import { StatsPusher } from './metrics/stats-pusher.js';
 import type { ServerContext } from './servers/context.js';
 import { DiskUsageTracker } from './servers/disk-usage.js';
 import { DiskWatch } from './servers/disk-watch.js';
@@ -21,7 +29,7 @@ import { ServerManager } from './servers/manager.js';
 import { stopServer } from './servers/power.js';
 import { ServerRegistry } from './servers/registry.js';
 import { ServerStore } from './servers/store.js';
-import { AGENT_VERSION } from './version.js';
+import { AGENT_VERSION, PROTOCOL_VERSION } from './version.js';
 
 /** A running agent: everything it opened, closed in reverse order by `stop`. */
 export interface RunningAgent {
@@ -91,13 +99,52 @@ export async function startAgent(
   });
   dispatcher.register(lifecycleActions(manager));
   dispatcher.register(consoleActions(ctx));
+  const serverMetrics = new ServerMetrics(ctx);
   dispatcher.register(
     metricsActions(ctx, {
-      servers: new ServerMetrics(ctx),
+      servers: serverMetrics,
       host: new HostMetrics(config.dataDir),
       dockerVersion: () => health.version,
     }),
   );
+
+  const signer = new TicketSigner(token.token);
+  dispatcher.register(ticketActions(signer, config.ws.maxTicketTtlSeconds));
+  const matchesToken = tokenMatcher(token.token);
+  const hub = new WsHub(
+    {
+      config: config.ws,
+      dispatcher,
+      bus,
+      registry,
+      tickets: signer,
+      matchesToken,
+      log: log.child({ component: 'ws' }),
+      hello: () => ({
+        agentId,
+        nodeId: config.nodeId,
+        version: AGENT_VERSION,
+        protocolVersion: PROTOCOL_VERSION,
+        epoch: bus.epoch,
+        seq: bus.currentSeq,
+        capabilities: { actions: dispatcher.actionNames, events: EVENT_NAMES },
+      }),
+      pong: () => ({
+        agentStatus: 'healthy',
+        activeServers: registry.list().filter((s) => s.state === 'running').length,
+        systemLoad: systemLoadPercent(config.dataDir),
+      }),
+    },
+    bus,
+  );
+  const statsPusher = new StatsPusher(
+    ctx,
+    serverMetrics,
+    (id) => hub.wantsStats(id),
+    config.metrics.resourceIntervalMs,
+    log.child({ component: 'stats' }),
+  );
+  statsPusher.start();
 
   const https =
     config.tls.certFile && config.tls.keyFile
@@ -110,6 +157,7 @@ export async function startAgent(
     bodyLimitBytes: config.http.bodyLimitBytes,
     authFailuresPerMinute: config.http.authFailuresPerMinute,
     https,
+    plugins: [wsPlugin(hub, { allowedOrigins: config.ws.allowedOrigins, maxPayloadBytes: config.http.bodyLimitBytes })],
     status: {
       nodeId: config.nodeId,
       agentId,
@@ -170,6 +218,7 @@ export async function startAgent(
       beginShutdown();
       health.stop();
       diskWatch.stop();
+      statsPusher.stop();
       if (booting) await booting;
       if (config.shutdown.stopServers) {
         const active = registry.list().filter((s) => s.state === 'running' || s.state === 'starting');

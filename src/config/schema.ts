@@ -82,6 +82,35 @@ export const configSchema = z.strictObject({
       /** Second rung of the stop ladder: after a stop command, how long the signal gets before SIGKILL. */
       signalGraceMs: positiveInt.default(10_000),
       consoleHistoryLines: z.coerce.number().int().min(100).max(100_000).default(10_000),
+      /** Console lines per second that become events; the rest stay in the history (flood limit). */
+      consoleFloodLinesPerSecond: positiveInt.default(5000),
+      /** Console output read per second per server; beyond it the game blocks on its own writes. */
+      consoleMaxBytesPerSecond: positiveInt.default(4 * 1024 * 1024),
+    })
+    .prefault({}),
+  ws: z
+    .strictObject({
+      /** Origins allowed to open /api/ws from a browser; empty: any request with an Origin is refused. */
+      allowedOrigins: z.array(z.string().min(1)).default([]),
+      maxConnections: positiveInt.default(100),
+      /** Sockets per server for ticket (browser) connections. */
+      maxPerServer: positiveInt.default(20),
+      commandsPerSecond: positiveInt.default(20),
+      commandBurst: positiveInt.default(50),
+      authTimeoutMs: positiveInt.default(10_000),
+      pingIntervalMs: positiveInt.default(25_000),
+      /** A socket silent for this long (no frame, no pong) is dropped. */
+      idleTimeoutMs: positiveInt.default(60_000),
+      /** A slow consumer with more than this queued is closed with 1013 and must resume. */
+      maxQueuedBytes: positiveInt.default(8 * 1024 * 1024),
+      /** Lifetime cap of browser tickets minted by create_ws_ticket. */
+      maxTicketTtlSeconds: positiveInt.default(900),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({
+      /** resource_update period for running servers that have subscribers. */
+      resourceIntervalMs: z.coerce.number().int().min(1000).max(60_000).default(2000),
     })
     .prefault({}),
   shutdown: z

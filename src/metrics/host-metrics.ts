@@ -1,3 +1,4 @@
+import { statfsSync } from 'node:fs';
 import { readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { parseNetDev } from './cgroup-stats.js';
@@ -73,4 +74,19 @@ export class HostMetrics {
       cpuCores: os.availableParallelism(),
     };
   }
+}
+
+/** The pong's systemLoad (PROTOCOL.md §6.1): percentages of the host, cheap enough for every app-level ping. */
+export function systemLoadPercent(dataDir: string): { cpu: number; memory: number; disk: number } {
+  const round = (n: number) => Math.round(n * 100) / 100;
+  const cpu = ((os.loadavg()[0] ?? 0) / os.availableParallelism()) * 100;
+  const memory = (1 - os.freemem() / os.totalmem()) * 100;
+  let disk = 0;
+  try {
+    const st = statfsSync(dataDir);
+    disk = st.blocks > 0 ? ((st.blocks - st.bfree) / st.blocks) * 100 : 0;
+  } catch {
+    // the data directory's filesystem is gone; report 0 rather than fail the pong
+  }
+  return { cpu: round(Math.min(100, cpu)), memory: round(memory), disk: round(disk) };
 }

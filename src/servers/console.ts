@@ -12,6 +12,10 @@ export interface ConsoleOptions {
   now?: () => Date;
   /** Batching of console_output events (PROTOCOL.md §6.2). */
   flushIntervalMs?: number;
+  /** Above this many output lines per second, extra lines reach the history but not events. */
+  floodLinesPerSecond?: number;
+  /** Output read from the container per second at most; beyond it the container waits (back-pressure). */
+  maxBytesPerSecond?: number;
   maxBatchLines?: number;
   maxBatchBytes?: number;
 }
@@ -30,10 +34,18 @@ export class ServerConsole {
   private lastActivityAt: Date | undefined;
   private batch: { stream: ConsoleStream; lines: string[]; bytes: number } | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
+  private floodTimer: NodeJS.Timeout | undefined;
   private readonly flushIntervalMs: number;
   private readonly maxBatchLines: number;
   private readonly maxBatchBytes: number;
   private readonly lineListeners = new Set<(lines: string[]) => void>();
+  private readonly floodLimit: number;
+  private readonly maxBytesPerSecond: number;
+  private floodWindowStart = 0;
+  private floodWindowLines = 0;
+  private floodDropped = 0;
+  /** Lines kept out of events by the flood limit since the console was created. */
+  droppedTotal = 0;
 
   constructor(options: ConsoleOptions) {
     this.serverId = options.serverId;
@@ -43,6 +55,8 @@ export class ServerConsole {
     this.flushIntervalMs = options.flushIntervalMs ?? 50;
     this.maxBatchLines = options.maxBatchLines ?? 100;
     this.maxBatchBytes = options.maxBatchBytes ?? 64 * 1024;
+    this.floodLimit = options.floodLinesPerSecond ?? 5000;
+    this.maxBytesPerSecond = options.maxBytesPerSecond ?? 4 * 1024 * 1024;
   }
 
   get attached(): boolean {
@@ -66,7 +80,26 @@ export class ServerConsole {
     this.detach();
     this.stream = stream;
     this.splitter = new LineSplitter();
-    stream.on('data', (chunk: Buffer) => this.append('output', this.splitter.push(chunk)));
+    let windowStart = 0;
+    let windowBytes = 0;
+    stream.on('data', (chunk: Buffer) => {
+      this.append('output', this.splitter.push(chunk));
+      // Back-pressure instead of unbounded work: after each chunk the stream pauses until the event loop has
+      // served everyone else (setImmediate), and past the byte budget until the second is over. A flooding game
+      // then blocks on its own TTY writes; the agent and the other servers stay responsive.
+      const now = Date.now();
+      if (now - windowStart >= 1000) {
+        windowStart = now;
+        windowBytes = 0;
+      }
+      windowBytes += chunk.length;
+      stream.pause();
+      const resume = () => {
+        if (this.stream === stream) stream.resume();
+      };
+      if (windowBytes > this.maxBytesPerSecond) setTimeout(resume, 1000 - (now - windowStart));
+      else setImmediate(resume);
+    });
     const finish = () => {
       if (this.stream !== stream) return;
       this.append('output', this.splitter.flush());
@@ -99,7 +132,42 @@ export class ServerConsole {
     for (const line of stored) this.history.push(line);
     this.lastActivityAt = this.now();
     if (stream === 'output') for (const listener of this.lineListeners) listener(stored);
-    this.queue(stream, stored);
+    this.queue(stream, stream === 'output' ? this.throttle(stored) : stored);
+  }
+
+  /**
+   * The flood limit (PROTOCOL.md §6.2): per one-second window at most `floodLimit` output lines become events;
+   * the rest stay in the history only, and one daemon_message per window reports how many were held back.
+   */
+  private throttle(lines: string[]): string[] {
+    const now = this.now().getTime();
+    if (now - this.floodWindowStart >= 1000) {
+      this.reportDropped();
+      this.floodWindowStart = now;
+      this.floodWindowLines = 0;
+    }
+    const room = Math.max(0, this.floodLimit - this.floodWindowLines);
+    this.floodWindowLines += lines.length;
+    if (lines.length <= room) return lines;
+    const dropped = lines.length - room;
+    this.floodDropped += dropped;
+    this.droppedTotal += dropped;
+    this.floodTimer ??= setTimeout(() => {
+      this.floodTimer = undefined;
+      this.reportDropped();
+    }, 1000);
+    return room === 0 ? [] : lines.slice(0, room);
+  }
+
+  private reportDropped(): void {
+    if (this.floodDropped === 0) return;
+    const count = this.floodDropped;
+    this.floodDropped = 0;
+    this.bus.publish('daemon_message', this.serverId, {
+      level: 'warning',
+      message: `output flood: ${count} lines in the last second were kept in the history but not streamed`,
+      droppedLines: count,
+    });
   }
 
   /** Fills the history from text (the container's log tail) without emitting events. */
@@ -127,6 +195,8 @@ export class ServerConsole {
   }
 
   close(): void {
+    clearTimeout(this.floodTimer);
+    this.floodTimer = undefined;
     this.flush();
     this.detach();
   }

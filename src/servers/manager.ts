@@ -47,7 +47,13 @@ export class ServerManager {
     const id = record.spec.id;
     return new Server(record, {
       bus: ctx.bus,
-      console: new ServerConsole({ serverId: id, bus: ctx.bus, historyLines: ctx.config.servers.consoleHistoryLines }),
+      console: new ServerConsole({
+        serverId: id,
+        bus: ctx.bus,
+        historyLines: ctx.config.servers.consoleHistoryLines,
+        floodLinesPerSecond: ctx.config.servers.consoleFloodLinesPerSecond,
+        maxBytesPerSecond: ctx.config.servers.consoleMaxBytesPerSecond,
+      }),
       persist: (r) => ctx.store.save(r),
       aliases: () => ctx.registry.aliasesOf(id),
       log: ctx.log.child({ serverId: id }),
