@@ -8,7 +8,7 @@ import Docker from 'dockerode';
 
 const BIN = path.resolve(import.meta.dirname, '../../dist/cli/bin.js');
 
-export async function startAgentProcess(extraEnv = {}) {
+export async function startAgentProcess(extraEnv = {}, config = {}) {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'cap-bench-'));
   const token = randomBytes(24).toString('hex');
   const agentId = `agt_test_bench_${randomBytes(4).toString('hex')}`;

@@ -53,16 +53,21 @@ export class ServerMetrics {
       this.previous.delete(server.id);
       return zeros;
     }
-    const container = await this.ctx.runtime.findContainer(server.id);
-    const status = container ? await this.ctx.runtime.status(container.id) : undefined;
-    if (!container || !status?.running) return zeros;
-
+    const running = server.running ?? (await this.lookup(server));
+    if (!running) return zeros;
     const read = async (): Promise<RawSample> =>
-      (await readCgroupSample(status.pid)) ?? {
-        ...(await this.ctx.runtime.statsOnce(container.id)),
+      readCgroupSample(running.pid) ?? {
+        ...(await this.ctx.runtime.statsOnce(running.containerId)),
         at: performance.now(),
       };
-    let current = await read();
+    let current: RawSample;
+    try {
+      current = await read();
+    } catch {
+      // The process exited between the state check and the read: report it as stopped, never an error.
+      server.running = undefined;
+      return zeros;
+    }
     let prev = this.previous.get(server.id);
     if (!prev || current.at - prev.at > MAX_BASELINE_AGE_MS || current.cpuNs < prev.cpuNs) {
       prev = current;
@@ -70,13 +75,13 @@ export class ServerMetrics {
     }
     if (current.at - prev.at < MIN_WINDOW_MS) {
       await new Promise((r) => setTimeout(r, MIN_WINDOW_MS - (current.at - prev.at)));
-      current = await read();
+      current = await read().catch(() => current);
     }
     // The next call averages from here.
     this.previous.set(server.id, current);
     const elapsedNs = (current.at - prev.at) * 1e6;
     const cpu = elapsedNs > 0 ? ((current.cpuNs - prev.cpuNs) / elapsedNs) * 100 : 0;
-    const startedAt = status.startedAt ? Date.parse(status.startedAt) : Date.now();
+    const startedAt = server.startedAt ? Date.parse(server.startedAt) : Date.now();
     return {
       ...base,
       cpu: round2(Math.max(0, cpu)),
@@ -84,6 +89,15 @@ export class ServerMetrics {
       network: { in: current.rxBytes, out: current.txBytes },
       uptime: Math.max(0, Math.floor((Date.now() - startedAt) / 1000)),
     };
+  }
+
+  /** The container and pid from the Engine, for a server whose start the agent did not witness. */
+  private async lookup(server: Server): Promise<{ containerId: string; pid: number } | undefined> {
+    const container = await this.ctx.runtime.findContainer(server.id);
+    const status = container ? await this.ctx.runtime.status(container.id) : undefined;
+    if (!container || !status?.running) return undefined;
+    server.running = { containerId: container.id, pid: status.pid };
+    return server.running;
   }
 
   forget(serverId: string): void {

@@ -220,6 +220,7 @@ export class ServerManager {
     }
     if (status?.running && containerId) {
       server.startedAt = status.startedAt;
+      server.running = { containerId, pid: status.pid };
       server.console.preload(await ctx.runtime.logTail(containerId, 500).catch(() => Buffer.alloc(0)));
       server.console.attach(await ctx.runtime.attach(containerId));
       if (persisted !== 'running') {

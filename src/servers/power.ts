@@ -53,6 +53,7 @@ async function launch(ctx: ServerContext, server: Server, signal: AbortSignal): 
   await ctx.runtime.start(containerId);
   const status = await ctx.runtime.status(containerId);
   server.startedAt = status?.startedAt ?? new Date().toISOString();
+  server.running = status?.running ? { containerId, pid: status.pid } : undefined;
   server.pending = undefined;
   if (server.state !== 'starting') return; // it already exited: the exit handler has classified it
   if (status && !status.running) return;

@@ -42,6 +42,8 @@ export class Server {
   suspended: boolean;
   /** When the current run of the container started (ISO), if running. */
   startedAt: string | undefined;
+  /** The running container and its init pid, known from start or reattach, so metrics need no Engine call. */
+  running: { containerId: string; pid: number } | undefined;
   /** Set while the agent itself is stopping or killing the container, so the exit is not a crash. */
   expectingExit: 'stop' | 'kill' | undefined;
   /** Set once delete has begun: no further transitions or persistence. */
@@ -112,7 +114,10 @@ export class Server {
         at: new Date().toISOString(),
       };
     }
-    if (to !== 'running' && to !== 'starting' && to !== 'stopping') this.startedAt = undefined;
+    if (to !== 'running' && to !== 'starting' && to !== 'stopping') {
+      this.startedAt = undefined;
+      this.running = undefined;
+    }
     this.log.info({ from, to, reason: details.reason, exitCode: details.exitCode }, 'state changed');
     this.deps.bus.publish('server_status_changed', this.id, {
       aliases: this.aliases,
