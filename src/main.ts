@@ -1,6 +1,4 @@
-import { statfsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http/app.js';
@@ -9,6 +7,7 @@ import { WsHub } from './api/ws/hub.js';
 import { wsPlugin } from './api/ws/plugin.js';
 import { TicketSigner } from './api/ws/tickets.js';
 import { consoleActions } from './commands/actions/console.js';
+import { fileActions } from './commands/actions/files.js';
 import { lifecycleActions } from './commands/actions/lifecycle.js';
 import { metricsActions } from './commands/actions/metrics.js';
 import { ticketActions } from './commands/actions/ws-tickets.js';
@@ -18,6 +17,7 @@ import type { AgentConfig } from './config/schema.js';
 import { DockerHealth } from './docker/health.js';
 import { DockerRuntime } from './docker/runtime.js';
 import { EVENT_NAMES, EventBus } from './events/bus.js';
+import { FileAccess } from './files/server-file-access.js';
 import { createLogger } from './logging.js';
 import { HostMetrics, systemLoadPercent } from './metrics/host-metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
@@ -99,6 +99,8 @@ export async function startAgent(
   });
   dispatcher.register(lifecycleActions(manager));
   dispatcher.register(consoleActions(ctx));
+  const fileAccess = new FileAccess(ctx, config.files);
+  dispatcher.register(fileActions(fileAccess));
   const serverMetrics = new ServerMetrics(ctx);
   dispatcher.register(
     metricsActions(ctx, {

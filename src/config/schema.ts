@@ -88,6 +88,24 @@ export const configSchema = z.strictObject({
       consoleMaxBytesPerSecond: positiveInt.default(4 * 1024 * 1024),
     })
     .prefault({}),
+  files: z
+    .strictObject({
+      readMaxBytes: positiveInt.default(10 * 1024 * 1024),
+      downloadMaxBytes: positiveInt.default(50 * 1024 * 1024),
+      /** Cap of one streamed upload (PUT …/files/content); the disk limit applies as well. */
+      streamUploadMaxBytes: positiveInt.default(8 * 1024 * 1024 * 1024),
+      listMaxEntries: positiveInt.default(10_000),
+      searchMaxResults: positiveInt.default(1000),
+      searchMaxDepth: positiveInt.default(32),
+      searchTimeMs: positiveInt.default(10_000),
+      /** bg actions (archives, copies) answer `pending` with an operationId after this long. */
+      backgroundAfterMs: positiveInt.default(20_000),
+      /** Glob patterns (root-relative, `*` within a name, `**` across directories) no file action may touch. */
+      denylist: z.array(z.string().min(1)).default([]),
+      /** Lifetime of signed download/upload URLs minted by get_file_url. */
+      signedUrlTtlSeconds: positiveInt.default(300),
+    })
+    .prefault({}),
   ws: z
     .strictObject({
       /** Origins allowed to open /api/ws from a browser; empty: any request with an Origin is refused. */

@@ -113,27 +113,47 @@ export class WsConnection {
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     this.lastSeen = Date.now();
-    if (isBinary) return this.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not supported');
-    if (!this.principal && data.length > MAX_PREAUTH_FRAME_BYTES) return this.close(CLOSE.TOO_LARGE, 'frame too large');
+    if (isBinary) {
+      this.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not supported');
+      return;
+    }
+    if (!this.principal && data.length > MAX_PREAUTH_FRAME_BYTES) {
+      this.close(CLOSE.TOO_LARGE, 'frame too large');
+      return;
+    }
     let frame: Frame;
     try {
       frame = parseFrame(data.toString('utf8'));
     } catch (err) {
-      if (err instanceof FrameError) return this.close(err.closeCode, err.message);
+      if (err instanceof FrameError) {
+        this.close(err.closeCode, err.message);
+        return;
+      }
       throw err;
     }
-    if (!this.principal) return this.onAuthFrame(frame);
+    if (!this.principal) {
+      this.onAuthFrame(frame);
+      return;
+    }
     switch (frame.type) {
       case 'command':
         return void this.onCommand(frame);
-      case 'subscribe':
-        return this.onSubscribe(frame);
-      case 'unsubscribe':
-        return this.onUnsubscribe(frame);
-      case 'ping':
-        return this.send(pongFrame(frame.id, this.deps.pong()));
-      case 'auth':
-        return this.send({ type: 'response', id: frame.id, timestamp: new Date().toISOString(), success: true });
+      case 'subscribe': {
+        this.onSubscribe(frame);
+        return;
+      }
+      case 'unsubscribe': {
+        this.onUnsubscribe(frame);
+        return;
+      }
+      case 'ping': {
+        this.send(pongFrame(frame.id, this.deps.pong()));
+        return;
+      }
+      case 'auth': {
+        this.send({ type: 'response', id: frame.id, timestamp: new Date().toISOString(), success: true });
+        return;
+      }
       case 'pong':
         return;
       default:
@@ -145,7 +165,10 @@ export class WsConnection {
   }
 
   private onAuthFrame(frame: Frame): void {
-    if (frame.type !== 'auth') return this.close(CLOSE.AUTH_FAILED, 'authenticate first');
+    if (frame.type !== 'auth') {
+      this.close(CLOSE.AUTH_FAILED, 'authenticate first');
+      return;
+    }
     const token = typeof frame.token === 'string' ? frame.token : undefined;
     const ticket = typeof frame.ticket === 'string' ? frame.ticket : token;
     let principal: Principal | undefined;
@@ -157,18 +180,25 @@ export class WsConnection {
     const ok = principal !== undefined;
     const error = new AgentError('AUTH_FAILED', 'invalid token or ticket');
     this.send(responseFrame(frame.id, ok ? { success: true } : { success: false, error }));
-    if (!principal) return this.close(CLOSE.AUTH_FAILED, 'authentication failed');
+    if (!principal) {
+      this.close(CLOSE.AUTH_FAILED, 'authentication failed');
+      return;
+    }
     this.authenticate(principal);
   }
 
   private async onCommand(frame: Frame): Promise<void> {
     if (!this.bucket.take()) {
       const error = new AgentError('RATE_LIMITED', 'more than the allowed commands per second; slow down');
-      return this.send(responseFrame(frame.id, { success: false, error }));
+      this.send(responseFrame(frame.id, { success: false, error }));
+      return;
     }
     const body = commandBody(frame);
     const denied = this.ticketDenial(body);
-    if (denied) return this.send(responseFrame(frame.id, { success: false, error: denied }));
+    if (denied) {
+      this.send(responseFrame(frame.id, { success: false, error: denied }));
+      return;
+    }
     this.inFlight++;
     try {
       const reply = await this.deps.dispatcher.dispatch(body, this.deps.log);
@@ -220,7 +250,10 @@ export class WsConnection {
     const servers = this.canonicalServers(frame.servers);
     const events = this.eventNames(frame.events);
     const invalid = servers instanceof AgentError ? servers : events instanceof AgentError ? events : undefined;
-    if (invalid) return this.send(responseFrame(frame.id, { success: false, error: invalid }));
+    if (invalid) {
+      this.send(responseFrame(frame.id, { success: false, error: invalid }));
+      return;
+    }
     this.filter = { servers: servers as Set<string> | '*', events: events as Set<EventName> | '*' };
 
     const { bus } = this.deps;
