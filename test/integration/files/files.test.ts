@@ -135,8 +135,8 @@ describe('the jail', () => {
     expect((await cmd('set_file_permissions', { path: 'passwd-link', mode: '777' })).code).toBe('INVALID_PATH');
     expect((await cmd('read_file', { path: 'inside-link/ok.txt' })).data.content).toBe('fine');
     const list = await cmd('list_files', { path: '/' });
-    const escape = list.data.files.find((f: { name: string }) => f.name === 'etc-link');
-    expect(escape).toMatchObject({ symlink: true, broken: true, type: 'file' });
+    const outside = list.data.files.find((f: { name: string }) => f.name === 'etc-link');
+    expect(outside).toMatchObject({ symlink: true, broken: true, type: 'file' });
     const inside = list.data.files.find((f: { name: string }) => f.name === 'inside-link');
     expect(inside).toMatchObject({ symlink: true, type: 'directory' });
     // Deleting a link removes the link, never its target.
