@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http/app.js';
 import { tokenMatcher } from './api/http/auth.js';
+import { fileRoutes, UrlSigner } from './api/http/file-routes.js';
 import { WsHub } from './api/ws/hub.js';
 import { wsPlugin } from './api/ws/plugin.js';
 import { TicketSigner } from './api/ws/tickets.js';
@@ -100,7 +101,8 @@ export async function startAgent(
   dispatcher.register(lifecycleActions(manager));
   dispatcher.register(consoleActions(ctx));
   const fileAccess = new FileAccess(ctx, config.files);
-  dispatcher.register(fileActions(fileAccess));
+  const urlSigner = new UrlSigner(token.token);
+  dispatcher.register(fileActions(fileAccess, urlSigner));
   const serverMetrics = new ServerMetrics(ctx);
   dispatcher.register(
     metricsActions(ctx, {
@@ -159,7 +161,10 @@ export async function startAgent(
     bodyLimitBytes: config.http.bodyLimitBytes,
     authFailuresPerMinute: config.http.authFailuresPerMinute,
     https,
-    plugins: [wsPlugin(hub, { allowedOrigins: config.ws.allowedOrigins, maxPayloadBytes: config.http.bodyLimitBytes })],
+    plugins: [
+      wsPlugin(hub, { allowedOrigins: config.ws.allowedOrigins, maxPayloadBytes: config.http.bodyLimitBytes }),
+      fileRoutes({ registry, access: fileAccess, signer: urlSigner, owner: ctx.runAs }),
+    ],
     status: {
       nodeId: config.nodeId,
       agentId,

@@ -10,7 +10,7 @@ import yazl from 'yazl';
 import { AgentError } from '../errors.js';
 import { fdPath } from './jail.js';
 import { archiveEntrySegments, displayPath, toSegments } from './path-rules.js';
-import { fsError, type Quota, type ServerFiles } from './server-files.js';
+import { finishFile, fsError, type Quota, type ServerFiles } from './server-files.js';
 
 /**
  * create_archive and extract_archive (PROTOCOL.md §4.4). Extraction lists every entry first and refuses the
@@ -202,16 +202,8 @@ export class Archiver {
     }
   }
 
-  /** Mode and owner of a freshly written file, through a handle that does not follow links. */
-  private async finishFile(at: string, mode: number): Promise<number> {
-    const handle = await open(at, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      await handle.chmod(mode);
-      if (this.owner && process.getuid?.() === 0) await handle.chown(this.owner.uid, this.owner.gid);
-      return (await handle.stat()).size;
-    } finally {
-      await handle.close();
-    }
+  private finishFile(at: string, mode: number): Promise<number> {
+    return finishFile(at, mode, this.owner);
   }
 
   async extract(archiveInput: unknown, extractInput: unknown): Promise<ExtractResult> {

@@ -59,6 +59,22 @@ export function fsError(err: unknown, shown: string): AgentError {
   }
 }
 
+/** Mode and owner of a freshly written file, through a handle that does not follow links; returns its size. */
+export async function finishFile(
+  at: string,
+  mode: number,
+  owner: { uid: number; gid: number } | undefined,
+): Promise<number> {
+  const handle = await open(at, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    await handle.chmod(mode);
+    if (owner && process.getuid?.() === 0) await handle.chown(owner.uid, owner.gid);
+    return (await handle.stat()).size;
+  } finally {
+    await handle.close();
+  }
+}
+
 export class ServerFiles {
   readonly jail: Jail;
 

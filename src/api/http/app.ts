@@ -97,8 +97,11 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     const path = request.url.split('?')[0] ?? '';
     if (PUBLIC_PATHS.has(path)) return;
     if (shuttingDown) return sendError(reply, 'SHUTTING_DOWN', 'the agent is shutting down');
-    // WebSocket upgrades may authenticate with their first frame instead (PROTOCOL.md §6.5).
-    if (path === '/api/ws' && !request.headers.authorization && !request.headers['x-api-key']) return;
+    const hasCredentials = Boolean(request.headers.authorization || request.headers['x-api-key']);
+    // WebSocket upgrades may authenticate with their first frame instead (PROTOCOL.md §6.5), and signed file URLs
+    // carry their own signature, which the file routes verify.
+    if (path === '/api/ws' && !hasCredentials) return;
+    if (path.startsWith('/api/servers/') && !hasCredentials && request.url.includes('signature=')) return;
     const address = request.ip;
     if (limiter.isBlocked(address))
       return sendError(reply, 'RATE_LIMITED', 'too many failed authentications; retry later');

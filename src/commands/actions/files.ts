@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import type { UrlSigner } from '../../api/http/file-routes.js';
 import { AgentError } from '../../errors.js';
 import { type ArchiveFormat, formatFromName } from '../../files/archives.js';
+import { displayPath, toSegments } from '../../files/path-rules.js';
 import type { FileAccess } from '../../files/server-file-access.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
 
@@ -36,12 +38,27 @@ export function parseMode(raw: unknown): number {
 
 const encodingField = z.enum(['utf8', 'utf-8', 'base64']).optional();
 
-export function fileActions(access: FileAccess): ActionDefinition[] {
+export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefinition[] {
   const files = (server: Parameters<FileAccess['files']>[0]) => access.files(server);
   const guard = (...paths: [unknown, string][]) => {
     for (const [p, field] of paths) access.checkAllowed(p, field);
   };
   return [
+    defineAction({
+      name: 'get_file_url',
+      scope: 'server',
+      mode: 'sync',
+      payload: z.object({ path: anyPath, method: z.enum(['GET', 'PUT']).default('GET') }),
+      async run({ server }, p) {
+        guard([p.path, 'path']);
+        const display = displayPath(toSegments(p.path));
+        const ttl = access.config.signedUrlTtlSeconds;
+        const url = signer.sign(p.method, server.id, display, ttl);
+        return {
+          data: { path: display, method: p.method, url, expiresAt: new Date(Date.now() + ttl * 1000).toISOString() },
+        };
+      },
+    }),
     defineAction({
       name: 'list_files',
       scope: 'server',

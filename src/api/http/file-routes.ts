@@ -1,0 +1,219 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { constants } from 'node:fs';
+import { lstat, open, rename, unlink } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AgentError, toAgentError } from '../../errors.js';
+import { fdPath } from '../../files/jail.js';
+import type { FileAccess } from '../../files/server-file-access.js';
+import { finishFile, fsError } from '../../files/server-files.js';
+import type { ServerRegistry } from '../../servers/registry.js';
+import { errorBody, type HttpHelpers } from './app.js';
+
+/**
+ * Streaming file transfer beside the command API (base64 in JSON suits configs, not a 2 GB world):
+ *   GET /api/servers/:id/files/content?path=   with Range support (resumable downloads)
+ *   PUT /api/servers/:id/files/content?path=   streamed to a temporary file, then renamed into place
+ * Authenticated by the node token, or by a short-lived signed URL from get_file_url (for a browser).
+ */
+
+export const FILE_CONTENT_ROUTE = '/api/servers/:id/files/content';
+
+export class UrlSigner {
+  private readonly key: Buffer;
+
+  constructor(nodeToken: string) {
+    this.key = createHmac('sha256', nodeToken).update('ctrl-alt-play file url v1').digest();
+  }
+
+  private mac(method: string, serverId: string, path: string, expires: number): Buffer {
+    return createHmac('sha256', this.key).update(`${method}\n${serverId}\n${path}\n${expires}`).digest();
+  }
+
+  sign(method: 'GET' | 'PUT', serverId: string, path: string, ttlSeconds: number): string {
+    const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const signature = this.mac(method, serverId, path, expires).toString('base64url');
+    const query = new URLSearchParams({ path, expires: String(expires), signature });
+    return `/api/servers/${encodeURIComponent(serverId)}/files/content?${query}`;
+  }
+
+  verify(method: string, serverId: string, path: string, expires: unknown, signature: unknown): boolean {
+    const exp = Number(expires);
+    if (!Number.isInteger(exp) || exp * 1000 < Date.now() || typeof signature !== 'string') return false;
+    const given = Buffer.from(signature, 'base64url');
+    const expected = this.mac(method, serverId, path, exp);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+}
+
+/** Parses a single `bytes=start-end` range against a size; undefined for no or an unsatisfiable range. */
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { start: number; end: number } | 'invalid' | undefined {
+  if (!header) return undefined;
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return 'invalid';
+  let start: number;
+  let end: number;
+  if (match[1] === '') {
+    const suffix = Number(match[2]);
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  if (start > end || start >= size) return 'invalid';
+  return { start, end };
+}
+
+interface Params {
+  id: string;
+}
+interface Query {
+  path?: string;
+  expires?: string;
+  signature?: string;
+}
+
+export function fileRoutes(deps: {
+  registry: ServerRegistry;
+  access: FileAccess;
+  signer: UrlSigner;
+  owner: { uid: number; gid: number } | undefined;
+}) {
+  return async (app: FastifyInstance, helpers: HttpHelpers): Promise<void> => {
+    const authorize = (request: FastifyRequest<{ Params: Params; Querystring: Query }>, method: string) => {
+      if (helpers.isAuthorized(request)) return;
+      const { id } = request.params;
+      const { path = '', expires, signature } = request.query;
+      if (!deps.signer.verify(method, id, path, expires, signature)) {
+        throw new AgentError('AUTH_FAILED', 'unauthorized');
+      }
+    };
+    const fail = (reply: FastifyReply, err: unknown) => {
+      const error = toAgentError(err);
+      const status =
+        error.code === 'AUTH_FAILED'
+          ? 401
+          : error.code === 'SERVER_NOT_FOUND' || error.code === 'FILE_NOT_FOUND'
+            ? 404
+            : error.code === 'INTERNAL_ERROR'
+              ? 500
+              : 400;
+      return reply.code(status).send(errorBody(error));
+    };
+
+    app.get<{ Params: Params; Querystring: Query }>(FILE_CONTENT_ROUTE, async (request, reply) => {
+      try {
+        authorize(request, 'GET');
+        const server = deps.registry.resolve(request.params.id);
+        deps.access.checkAllowed(request.query.path);
+        const loc = await deps.access.files(server).jail.locate(request.query.path ?? '', { follow: true });
+        let handle: Awaited<ReturnType<typeof open>>;
+        try {
+          if (!loc.name) throw new AgentError('IS_A_DIRECTORY', 'path: the server root is a directory');
+          handle = await open(loc.at, constants.O_RDONLY | constants.O_NOFOLLOW).catch((err) => {
+            throw fsError(err, loc.display);
+          });
+        } finally {
+          await loc.close();
+        }
+        const st = await handle.stat();
+        if (st.isDirectory()) {
+          await handle.close();
+          throw new AgentError('IS_A_DIRECTORY', `${loc.display} is a directory`);
+        }
+        const range = parseRange(request.headers.range, st.size);
+        if (range === 'invalid') {
+          await handle.close();
+          return reply
+            .code(416)
+            .header('content-range', `bytes */${st.size}`)
+            .send(errorBody(new AgentError('BAD_REQUEST', 'unsatisfiable range')));
+        }
+        const start = range?.start ?? 0;
+        const end = range?.end ?? st.size - 1;
+        reply
+          .code(range ? 206 : 200)
+          .header('content-type', 'application/octet-stream')
+          .header('accept-ranges', 'bytes')
+          .header('content-length', String(Math.max(0, end - start + 1)))
+          .header('last-modified', st.mtime.toUTCString())
+          .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(loc.name)}`);
+        if (range) reply.header('content-range', `bytes ${start}-${end}/${st.size}`);
+        if (st.size === 0) {
+          await handle.close();
+          return reply.send('');
+        }
+        return reply.send(handle.createReadStream({ start, end, autoClose: true }));
+      } catch (err) {
+        return fail(reply, err);
+      }
+    });
+
+    // The upload route keeps the body as a stream: its own content-type parser passes the request through
+    // instead of buffering it like /api/command does.
+    await app.register(async (scope) => {
+      scope.removeAllContentTypeParsers();
+      scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+      scope.put<{ Params: Params; Querystring: Query }>(FILE_CONTENT_ROUTE, async (request, reply) => {
+        try {
+          authorize(request, 'PUT');
+          const server = deps.registry.resolve(request.params.id);
+          deps.access.checkAllowed(request.query.path);
+          const declared = Number(request.headers['content-length'] ?? Number.NaN);
+          const cap = deps.access.config.streamUploadMaxBytes;
+          if (declared > cap) throw new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`);
+          const quota = deps.access.quota(server);
+          const files = deps.access.files(server);
+          const loc = await files.jail.locateForCreate(request.query.path, 'path', async (at) => {
+            const { mkdir } = await import('node:fs/promises');
+            await mkdir(at, { mode: 0o755 });
+          });
+          try {
+            const previous = await lstat(loc.at).catch(() => undefined);
+            if (previous?.isDirectory()) throw new AgentError('IS_A_DIRECTORY', `${loc.display} is a directory`);
+            if (Number.isFinite(declared)) await quota.reserve(declared - (previous?.size ?? 0));
+            const tmpAt = fdPath(loc.dir.fd, `.${loc.name.slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
+            const handle = await open(
+              tmpAt,
+              constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+              0o644,
+            );
+            let written = 0;
+            const body = (request.body ?? request.raw) as Readable;
+            body.on('data', (chunk: Buffer) => {
+              written += chunk.length;
+              if (written > cap)
+                body.destroy(new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`));
+            });
+            try {
+              await pipeline(body, handle.createWriteStream());
+              await quota.reserve(written - (previous?.size ?? 0));
+              await finishFile(tmpAt, 0o644, deps.owner);
+              await rename(tmpAt, loc.at);
+            } catch (err) {
+              await unlink(tmpAt).catch(() => undefined);
+              throw err;
+            }
+            quota.adjust(written - (previous?.size ?? 0));
+            const st = await lstat(loc.at);
+            return reply.send({
+              success: true,
+              data: { path: loc.display, size: st.size, modified: st.mtime.toISOString() },
+            });
+          } catch (err) {
+            throw fsError(err, loc.display);
+          } finally {
+            await loc.close();
+          }
+        } catch (err) {
+          return fail(reply, err);
+        }
+      });
+    });
+  };
+}

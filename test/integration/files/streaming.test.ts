@@ -1,0 +1,68 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDataDir, startTestAgent, type TestAgent, uuid, waitForStatus } from '../../helpers/agent.js';
+import { TEST_IMAGE } from '../../helpers/constants.js';
+
+let agent: TestAgent;
+let id: string;
+const auth = () => ({ authorization: `Bearer ${agent.token}` });
+
+beforeAll(async () => {
+  agent = await startTestAgent();
+  id = uuid();
+  await agent.command({ action: 'create_server', serverId: id, payload: { image: TEST_IMAGE, limits: { disk: 64 } } });
+  await waitForStatus(agent, id, 'offline');
+});
+
+afterAll(async () => {
+  await agent.stop();
+  await removeDataDir(agent.dataDir);
+});
+
+const url = (path: string) => `${agent.url}/api/servers/${id}/files/content?path=${encodeURIComponent(path)}`;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('streaming file transfer', () => {
+  it('uploads and downloads a large file without base64, with ranges for resuming', async () => {
+    const data = randomBytes(20 * 1024 * 1024);
+    const put = await fetch(url('/world/region.bin'), { method: 'PUT', headers: auth(), body: data });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ success: true, data: { path: '/world/region.bin', size: data.length } });
+    const get = await fetch(url('/world/region.bin'), { headers: auth() });
+    expect(get.status).toBe(200);
+    expect(get.headers.get('accept-ranges')).toBe('bytes');
+    expect(sha(Buffer.from(await get.arrayBuffer()))).toBe(sha(data));
+    const part = await fetch(url('/world/region.bin'), { headers: { ...auth(), range: 'bytes=1000-1999' } });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 1000-1999/${data.length}`);
+    expect(Buffer.from(await part.arrayBuffer())).toEqual(data.subarray(1000, 2000));
+    const bad = await fetch(url('/world/region.bin'), { headers: { ...auth(), range: `bytes=${data.length + 5}-` } });
+    expect(bad.status).toBe(416);
+  });
+
+  it('refuses uploads past the disk limit and requests without credentials', async () => {
+    const tooBig = await fetch(url('/huge.bin'), {
+      method: 'PUT',
+      headers: auth(),
+      body: Buffer.alloc(70 * 1024 * 1024),
+    });
+    expect(tooBig.status).toBe(400);
+    expect((await tooBig.json()).code).toBe('DISK_LIMIT');
+    const anonymous = await fetch(url('/world/region.bin'));
+    expect(anonymous.status).toBe(401);
+    const escape = await fetch(url('../../etc/passwd'), { headers: auth() });
+    expect((await escape.json()).code).toBe('PATH_OUTSIDE_ROOT');
+  });
+
+  it('accepts a signed URL from get_file_url, and only for its method and path', async () => {
+    await agent.command({ action: 'write_file', serverId: id, payload: { path: 'share.txt', content: 'shared' } });
+    const minted = await agent.command({ action: 'get_file_url', serverId: id, payload: { path: '//share.txt' } });
+    expect(minted.data.url).toContain('signature=');
+    const ok = await fetch(`${agent.url}${minted.data.url}`);
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe('shared');
+    const otherPath = minted.data.url.replace('share.txt', 'world%2Fregion.bin');
+    expect((await fetch(`${agent.url}${otherPath}`)).status).toBe(401);
+    expect((await fetch(`${agent.url}${minted.data.url}`, { method: 'PUT', body: 'x' })).status).toBe(401);
+  });
+});

@@ -1,0 +1,71 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../../helpers/agent.js';
+import { TEST_IMAGE } from '../../helpers/constants.js';
+
+let agent: TestAgent;
+let id: string;
+const HOST_PASSWD = readFileSync('/etc/passwd', 'utf8');
+const HOST_PASSWD_MODE = statSync('/etc/passwd').mode;
+const MARKER = `cap-race-${uuid()}`;
+
+beforeAll(async () => {
+  agent = await startTestAgent();
+  id = uuid();
+  // The game flips `evil` between a link to the host-looking /etc and a link to a harmless directory, as fast
+  // as it can, while the agent works through `evil/…`.
+  const startup = `sh -c 'cd /home/container; mkdir -p real; echo safe > real/passwd; while true; do ln -sfn /etc evil; ln -sfn real evil; done'`;
+  await agent.command({ action: 'create_server', serverId: id, payload: { image: TEST_IMAGE, startup } });
+  await waitForStatus(agent, id, 'offline');
+  await agent.command({ action: 'start_server', serverId: id });
+  await waitForStatus(agent, id, 'running');
+  await waitFor(
+    async () =>
+      (await agent.command({ action: 'list_files', serverId: id, payload: { path: '/' } })).data.files.length >= 2,
+    'the game to plant its links',
+  );
+});
+
+afterAll(async () => {
+  await agent.command({ action: 'kill_server', serverId: id });
+  await agent.stop();
+  await removeDataDir(agent.dataDir);
+});
+
+describe('a game server racing symlinks against the agent', () => {
+  it('never lets a read, write, list or chmod through a link reach the host', async () => {
+    const outcomes = new Map<string, number>();
+    const note = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
+    for (let i = 0; i < 300; i++) {
+      const read = await agent.command({ action: 'read_file', serverId: id, payload: { path: 'evil/passwd' } });
+      if (read.success) {
+        expect(read.data.content).toBe('safe\n');
+        expect(read.data.content).not.toBe(HOST_PASSWD);
+        note('read-inside');
+      } else note(`read-${read.code}`);
+      const write = await agent.command({
+        action: 'write_file',
+        serverId: id,
+        payload: { path: `evil/${MARKER}`, content: 'x' },
+      });
+      note(write.success ? 'write-inside' : `write-${write.code}`);
+      const list = await agent.command({ action: 'list_files', serverId: id, payload: { path: 'evil' } });
+      if (list.success) {
+        for (const f of list.data.files) expect(['passwd', MARKER]).toContain(f.name);
+      }
+      await agent.command({
+        action: 'set_file_permissions',
+        serverId: id,
+        payload: { path: 'evil/passwd', mode: '600' },
+      });
+    }
+    expect(existsSync(`/etc/${MARKER}`)).toBe(false);
+    expect(readFileSync('/etc/passwd', 'utf8')).toBe(HOST_PASSWD);
+    expect(statSync('/etc/passwd').mode).toBe(HOST_PASSWD_MODE);
+    // Both sides of the race were actually met.
+    const refusals = [...outcomes.keys()].filter((k) => k.startsWith('read-') && k !== 'read-inside');
+    expect(outcomes.get('read-inside') ?? 0).toBeGreaterThan(0);
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const code of refusals) expect(['read-PATH_OUTSIDE_ROOT', 'read-FILE_NOT_FOUND']).toContain(code);
+  });
+});
