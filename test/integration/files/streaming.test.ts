@@ -47,11 +47,11 @@ describe('streaming file transfer', () => {
       body: Buffer.alloc(70 * 1024 * 1024),
     });
     expect(tooBig.status).toBe(400);
-    expect((await tooBig.json()).code).toBe('DISK_LIMIT');
+    expect(((await tooBig.json()) as { code: string }).code).toBe('DISK_LIMIT');
     const anonymous = await fetch(url('/world/region.bin'));
     expect(anonymous.status).toBe(401);
-    const escape = await fetch(url('../../etc/passwd'), { headers: auth() });
-    expect((await escape.json()).code).toBe('PATH_OUTSIDE_ROOT');
+    const outside = await fetch(url('../../etc/passwd'), { headers: auth() });
+    expect(((await outside.json()) as { code: string }).code).toBe('PATH_OUTSIDE_ROOT');
   });
 
   it('accepts a signed URL from get_file_url, and only for its method and path', async () => {
