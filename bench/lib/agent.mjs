@@ -14,7 +14,10 @@ export async function startAgentProcess(extraEnv = {}, config = {}) {
   const agentId = `agt_test_bench_${randomBytes(4).toString('hex')}`;
   await writeFile(path.join(dataDir, 'token'), `${token}\n`, { mode: 0o600 });
   await writeFile(path.join(dataDir, 'agent-id'), `${agentId}\n`);
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'run'], {
+  const configFile = path.join(dataDir, 'bench-config.yml');
+  await writeFile(configFile, JSON.stringify({ docker: { network: 'ctrl-alt-play-test' }, ...config }));
+  // The same V8 flag as `npm start`, the systemd unit and the image.
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'run', '--config', configFile], {
     env: {
       PATH: process.env.PATH,
       AGENT_DATA_DIR: dataDir,
