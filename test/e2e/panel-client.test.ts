@@ -74,7 +74,7 @@ describe('as the panel drives it', () => {
       const r = await send('console:history', dbId);
       return r.data.history.some((l: string) => l.includes('mem=128 jar=server.jar')) ? r : undefined;
     }, 'startup output');
-    expect(history.data.lines).toBe(history.data.history.length);
+    expect(history?.data.lines).toBe(history?.data.history.length);
     expect((await send('console:command', dbId, { command: 'say hi' })).data).toEqual({ sent: true });
     await waitFor(
       async () => (await send('get_server_logs', dbId, { lines: 10 })).data.logs.includes('cmd:say hi'),
