@@ -82,6 +82,8 @@ export const configSchema = z.strictObject({
       /** Second rung of the stop ladder: after a stop command, how long the signal gets before SIGKILL. */
       signalGraceMs: positiveInt.default(10_000),
       consoleHistoryLines: z.coerce.number().int().min(100).max(100_000).default(10_000),
+      /** The console history's size cap (characters), besides its line cap: 10,000 long lines are not 640 MB. */
+      consoleHistoryBytes: positiveInt.default(8 * 1024 * 1024),
       /** Console lines per second that become events; the rest stay in the history (flood limit). */
       consoleFloodLinesPerSecond: positiveInt.default(5000),
       /** Console output read per second per server; beyond it the game blocks on its own writes. */

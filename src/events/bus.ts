@@ -17,7 +17,10 @@ const EPHEMERAL: ReadonlySet<EventName> = new Set(['resource_update']);
 
 export interface AgentEvent {
   event: EventName;
+  /** Agent-wide order (PROTOCOL.md §6.3); resume uses it. */
   seq?: number;
+  /** Per-server order, contiguous for one server (issue 4): a gap in it shows what a filtered client missed. */
+  serverSeq?: number;
   timestamp: string;
   serverId?: string;
   data: Record<string, unknown>;
@@ -45,6 +48,8 @@ export class EventBus {
   private head = 0;
   private bytes = 0;
   private readonly listeners = new Set<EventListener>();
+  /** One counter per server id; bounded by the number of servers ever seen by this process. */
+  private readonly serverSeqs = new Map<string, number>();
   private readonly maxEvents: number;
   private readonly maxBytes: number;
   private readonly now: () => Date;
@@ -75,10 +80,20 @@ export class EventBus {
     };
     if (!EPHEMERAL.has(event)) {
       out.seq = ++this.seq;
+      if (serverId !== undefined) {
+        const next = (this.serverSeqs.get(serverId) ?? 0) + 1;
+        this.serverSeqs.set(serverId, next);
+        out.serverSeq = next;
+      }
       this.remember(out);
     }
     for (const listener of this.listeners) listener(out);
     return out;
+  }
+
+  /** Forgets a deleted server's counter. */
+  forgetServer(serverId: string): void {
+    this.serverSeqs.delete(serverId);
   }
 
   subscribe(listener: EventListener): () => void {

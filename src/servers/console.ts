@@ -14,6 +14,8 @@ export interface ConsoleOptions {
   flushIntervalMs?: number;
   /** Above this many output lines per second, extra lines reach the history but not events. */
   floodLinesPerSecond?: number;
+  /** The history's size cap in characters, besides its line cap. */
+  historyBytes?: number;
   /** Output read from the container per second at most; beyond it the container waits (back-pressure). */
   maxBytesPerSecond?: number;
   maxBatchLines?: number;
@@ -41,6 +43,8 @@ export class ServerConsole {
   private readonly lineListeners = new Set<(lines: string[]) => void>();
   private readonly floodLimit: number;
   private readonly maxBytesPerSecond: number;
+  private readonly maxHistoryBytes: number;
+  private historyBytes = 0;
   private floodWindowStart = 0;
   private floodWindowLines = 0;
   private floodDropped = 0;
@@ -59,6 +63,7 @@ export class ServerConsole {
     this.maxBatchBytes = options.maxBatchBytes ?? 64 * 1024;
     this.floodLimit = options.floodLinesPerSecond ?? 5000;
     this.maxBytesPerSecond = options.maxBytesPerSecond ?? 4 * 1024 * 1024;
+    this.maxHistoryBytes = options.historyBytes ?? 8 * 1024 * 1024;
   }
 
   get attached(): boolean {
@@ -131,7 +136,7 @@ export class ServerConsole {
   append(stream: ConsoleStream, lines: string[]): void {
     if (lines.length === 0) return;
     const stored = stream === 'agent' ? lines.map((l) => `[agent] ${l}`) : lines;
-    for (const line of stored) this.history.push(line);
+    for (const line of stored) this.remember(line);
     this.lastActivityAt = this.now();
     if (stream === 'output') for (const listener of this.lineListeners) listener(stored);
     this.queue(stream, stream === 'output' ? this.throttle(stored) : stored);
@@ -175,7 +180,7 @@ export class ServerConsole {
   /** Fills the history from text (the container's log tail) without emitting events. */
   preload(text: Buffer): void {
     const splitter = new LineSplitter();
-    for (const line of [...splitter.push(text), ...splitter.flush()]) this.history.push(line);
+    for (const line of [...splitter.push(text), ...splitter.flush()]) this.remember(line);
   }
 
   /** Calls `listener` with each new batch of process output; returns the unsubscribe function. */
@@ -188,12 +193,23 @@ export class ServerConsole {
     return this.history.last(n);
   }
 
+  /** Adds a line to the history, which is bounded by lines (the ring) and by bytes (oldest dropped). */
+  private remember(line: string): void {
+    const evicted = this.history.push(line);
+    this.historyBytes += line.length - (evicted?.length ?? 0);
+    while (this.historyBytes > this.maxHistoryBytes && this.history.size > 1) {
+      this.historyBytes -= this.history.shift()?.length ?? 0;
+    }
+  }
+
   clear(): void {
+    this.historyBytes = 0;
     this.history.clear();
   }
 
   resize(lines: number): void {
     this.history.resize(lines);
+    this.historyBytes = this.history.last(lines).reduce((n, l) => n + l.length, 0);
   }
 
   close(): void {

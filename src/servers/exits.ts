@@ -51,7 +51,8 @@ export class ExitHandler {
 
   private maybeRestart(server: Server): void {
     const { autoRestart, autoRestartMax, autoRestartWindowMs } = this.ctx.config.servers;
-    if (!autoRestart) return;
+    const policy = server.spec.restartPolicy ?? (autoRestart ? 'on_crash' : 'off');
+    if (policy === 'off') return;
     const now = Date.now();
     const recent = (this.restarts.get(server.id) ?? []).filter((t) => now - t < autoRestartWindowMs);
     if (recent.length >= autoRestartMax) {

@@ -51,6 +51,7 @@ export class ServerManager {
         serverId: id,
         bus: ctx.bus,
         historyLines: ctx.config.servers.consoleHistoryLines,
+        historyBytes: ctx.config.servers.consoleHistoryBytes,
         floodLinesPerSecond: ctx.config.servers.consoleFloodLinesPerSecond,
         maxBytesPerSecond: ctx.config.servers.consoleMaxBytesPerSecond,
       }),
@@ -174,6 +175,7 @@ export class ServerManager {
         await ctx.registry.remove(server.id);
         this.exits.forget(server.id);
         ctx.bus.publish('server_deleted', server.id, { aliases });
+        ctx.bus.forgetServer(server.id);
         server.log.info({ keepFiles }, 'server deleted');
       } catch (err) {
         server.deleted = false;

@@ -17,15 +17,28 @@ export class RingBuffer<T> {
     return this.cap;
   }
 
-  push(item: T): void {
+  /** Adds an item; returns the one it overwrote when full. */
+  push(item: T): T | undefined {
     if (this.count < this.cap) {
-      // Until the buffer is first full, start is 0 and the array is dense: append.
-      this.items.push(item);
+      // Until the buffer first fills, this index is the array's length: it grows by appending.
+      this.items[(this.start + this.count) % this.cap] = item;
       this.count++;
-    } else {
-      this.items[this.start] = item;
-      this.start = (this.start + 1) % this.cap;
+      return undefined;
     }
+    const evicted = this.items[this.start];
+    this.items[this.start] = item;
+    this.start = (this.start + 1) % this.cap;
+    return evicted;
+  }
+
+  /** Removes and returns the oldest item. */
+  shift(): T | undefined {
+    if (this.count === 0) return undefined;
+    const item = this.items[this.start];
+    this.start = (this.start + 1) % this.cap;
+    this.count--;
+    if (this.count === 0) this.clear();
+    return item;
   }
 
   /** The newest `n` items, oldest first. */

@@ -90,6 +90,8 @@ export const createServerPayload = z.object({
     }, 'startupDone must be a valid regular expression')
     .optional(),
   startOnCompletion: boolish.default(false),
+  /** X: per-server crash policy; absent means the node's `servers.autoRestart`. */
+  restartPolicy: z.enum(['off', 'on_crash']).optional(),
 });
 export type CreateServerPayload = z.infer<typeof createServerPayload>;
 
@@ -107,6 +109,7 @@ export interface ServerSpec {
   skipScripts: boolean;
   stopCommand: string | undefined;
   startupDone: string | undefined;
+  restartPolicy?: 'off' | 'on_crash' | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -137,6 +140,7 @@ export function specFromPayload(
     skipScripts: payload.skipScripts,
     stopCommand: payload.stopCommand,
     startupDone: payload.startupDone,
+    restartPolicy: payload.restartPolicy,
     createdAt: previous?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),
   };

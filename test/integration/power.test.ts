@@ -108,6 +108,17 @@ describe('exits the agent did not cause', () => {
     expect((await agent.command({ action: 'get_server_status', serverId: id })).data.status).toBe('crashed');
   });
 
+  it('does not restart a server whose restartPolicy is off', async () => {
+    const id = await createServer(`sh -c 'exit 4'`, { restartPolicy: 'off' });
+    await agent.command({ action: 'start_server', serverId: id });
+    const crashed = await waitForStatus(agent, id, 'crashed');
+    expect(crashed?.data.exitCode).toBe(4);
+    await new Promise((r) => setTimeout(r, 1500)); // past the first restart delay (1 s)
+    const later = (await agent.command({ action: 'get_server_status', serverId: id })).data;
+    expect(later.status).toBe('crashed');
+    expect(later.crashRestarts.used).toBe(0);
+  });
+
   it('marks a clean exit as offline with reason exited', async () => {
     const id = await createServer(`sh -c 'sleep 0.5; exit 0'`);
     await agent.command({ action: 'start_server', serverId: id });

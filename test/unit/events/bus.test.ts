@@ -32,6 +32,15 @@ describe('EventBus', () => {
     expect(bus.oldestSeq).toBeGreaterThan(80);
   });
 
+  it("numbers each server's events contiguously beside the agent-wide seq", () => {
+    const bus = new EventBus();
+    const a1 = bus.publish('daemon_message', 'a', {});
+    bus.publish('daemon_message', 'b', {});
+    const a2 = bus.publish('daemon_message', 'a', {});
+    expect([a1.serverSeq, a2.serverSeq]).toEqual([1, 2]);
+    expect(a2.seq).toBe(3);
+  });
+
   it('continues a persisted epoch and seq', () => {
     const bus = new EventBus({ epoch: 'abcdabcdabcdabcd', startSeq: 41 });
     expect(bus.publish('daemon_message', undefined, {}).seq).toBe(42);

@@ -90,6 +90,18 @@ describe('RingBuffer', () => {
   });
 });
 
+describe('ServerConsole history', () => {
+  it('is bounded by characters as well as lines', async () => {
+    const { ServerConsole } = await import('../../../src/servers/console.js');
+    const { EventBus } = await import('../../../src/events/bus.js');
+    const c = new ServerConsole({ serverId: 's', bus: new EventBus(), historyLines: 1000, historyBytes: 1000 });
+    for (let i = 0; i < 50; i++) c.append('output', [`${i}`.padEnd(100, 'x')]);
+    expect(c.size).toBe(10);
+    expect(c.lines(1)[0]?.startsWith('49')).toBe(true);
+    c.close();
+  });
+});
+
 describe('console input rules', () => {
   it('clamps lines to 1…capacity and defaults non-numbers to 100', () => {
     expect(clampLines(undefined, 10_000)).toBe(100);
