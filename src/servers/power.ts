@@ -31,7 +31,10 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * instead of answering SERVER_BUSY to a client that saw the settled state and acted on it.
  */
 export async function awaitSettling(server: Server): Promise<void> {
-  if (server.lock.current && !isActive(server.state) && server.state !== 'installing') {
+  const holder = server.lock.current;
+  const settled =
+    (!isActive(server.state) && server.state !== 'installing') || (holder === 'start' && server.state === 'running');
+  if (holder && settled) {
     await Promise.race([server.lock.settled(), sleep(5_000)]);
   }
 }
