@@ -4,9 +4,8 @@ import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
-import tar from 'tar-stream';
-import yauzl from 'yauzl';
-import yazl from 'yazl';
+import type tarStream from 'tar-stream';
+import type yauzl from 'yauzl';
 import { AgentError } from '../errors.js';
 import { fdPath } from './jail.js';
 import { archiveEntrySegments, displayPath, toSegments } from './path-rules.js';
@@ -20,6 +19,16 @@ import { finishFile, fsError, type Quota, type ServerFiles } from './server-file
  */
 
 export type ArchiveFormat = 'zip' | 'tar' | 'tar.gz';
+
+/**
+ * The archive libraries load on first use: most agents rarely touch an archive, and together they are several MB
+ * of resident memory on every host (bench/core.mjs measures idle RSS).
+ */
+const lib = {
+  yauzl: async () => (await import('yauzl')).default,
+  yazl: async () => (await import('yazl')).default,
+  tar: async () => (await import('tar-stream')).default,
+};
 export const MAX_ARCHIVE_ENTRIES = 100_000;
 
 export function formatFromName(name: string): ArchiveFormat | undefined {
@@ -53,9 +62,10 @@ export interface ExtractResult {
 
 const WRITE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
-function openZip(fd: number): Promise<yauzl.ZipFile> {
+async function openZip(fd: number): Promise<yauzl.ZipFile> {
+  const yauzlLib = await lib.yauzl();
   return new Promise((resolve, reject) =>
-    yauzl.fromFd(
+    yauzlLib.fromFd(
       fd,
       // decodeStrings off: yauzl would reject the whole archive on one "../" name; we skip such entries instead.
       { lazyEntries: true, autoClose: false, validateEntrySizes: true, decodeStrings: false },
@@ -99,8 +109,9 @@ function zipEntryKind(entry: yauzl.Entry): 'file' | 'directory' | 'other' {
 async function eachTarEntry(
   fd: number,
   gzip: boolean,
-  visit: (header: tar.Header, stream: Readable) => Promise<void>,
+  visit: (header: tarStream.Header, stream: Readable) => Promise<void>,
 ): Promise<void> {
+  const tar = await lib.tar();
   const handle = await open(fdPath(fd), constants.O_RDONLY);
   const source = handle.createReadStream({ start: 0, autoClose: true });
   const extract = tar.extract();
@@ -324,6 +335,7 @@ export class Archiver {
           }
         };
         if (format === 'zip') {
+          const yazl = await lib.yazl();
           const zip = new yazl.ZipFile();
           const done = pipeline(zip.outputStream, sink);
           for (const entry of entries) {
@@ -336,6 +348,7 @@ export class Archiver {
           zip.end();
           await done;
         } else {
+          const tar = await lib.tar();
           const pack = tar.pack();
           const packed = pack as unknown as Readable;
           const done = format === 'tar.gz' ? pipeline(packed, createGzip(), sink) : pipeline(packed, sink);
