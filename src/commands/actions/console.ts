@@ -123,26 +123,24 @@ export function consoleActions(ctx: ServerContext): ActionDefinition[] {
         return { data: { sent: true } };
       },
     }),
-    defineAction({
-      name: 'console:history',
-      scope: 'server',
-      mode: 'sync',
-      payload: linesPayload,
-      async run({ server }, p) {
-        const history = server.console.lines(clampLines(p.lines, server.console.capacity));
-        return { data: { history, lines: history.length } };
-      },
-    }),
-    defineAction({
-      name: 'get_server_logs',
-      scope: 'server',
-      mode: 'sync',
-      payload: linesPayload,
-      async run({ server }, p) {
-        const logs = server.console.lines(clampLines(p.lines, server.console.capacity));
-        return { data: { logs, lines: logs.length } };
-      },
-    }),
+    // The same lines under the two names the panel uses: `history` (console:history) and `logs` (get_server_logs).
+    ...(
+      [
+        ['console:history', 'history'],
+        ['get_server_logs', 'logs'],
+      ] as const
+    ).map(([name, key]) =>
+      defineAction({
+        name,
+        scope: 'server',
+        mode: 'sync',
+        payload: linesPayload,
+        async run({ server }, p) {
+          const lines = server.console.lines(clampLines(p.lines, server.console.capacity));
+          return { data: { [key]: lines, lines: lines.length } };
+        },
+      }),
+    ),
     defineAction({
       name: 'console:clear',
       scope: 'server',

@@ -4,6 +4,7 @@ import { AgentError } from '../../errors.js';
 import { type ArchiveFormat, formatFromName } from '../../files/archives.js';
 import { displayPath, toSegments } from '../../files/path-rules.js';
 import type { FileAccess } from '../../files/server-file-access.js';
+import type { Server } from '../../servers/server.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
 
 /** File actions (PROTOCOL.md §4.4). Paths are jailed by the file sandbox; these modules only shape I/O. */
@@ -123,26 +124,24 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
         return { data: { path, content: bytes.toString('base64'), encoding: 'base64', size: bytes.length, modified } };
       },
     }),
-    defineAction({
-      name: 'create_directory',
-      scope: 'server',
-      mode: 'sync',
-      payload: z.object({ path: anyPath }),
-      async run({ server }, p) {
-        guard([p.path, 'path']);
-        return { data: await files(server).createDirectory(p.path) };
-      },
-    }),
-    defineAction({
-      name: 'delete_file',
-      scope: 'server',
-      mode: 'sync',
-      payload: z.object({ path: anyPath }),
-      async run({ server }, p) {
-        guard([p.path, 'path']);
-        return { data: await files(server).delete(p.path) };
-      },
-    }),
+    // Single-path actions whose reply is the operation's own result.
+    ...(
+      [
+        ['create_directory', (server: Server, path: unknown) => files(server).createDirectory(path)],
+        ['delete_file', (server: Server, path: unknown) => files(server).delete(path)],
+      ] as const
+    ).map(([name, op]) =>
+      defineAction({
+        name,
+        scope: 'server',
+        mode: 'sync',
+        payload: z.object({ path: anyPath }),
+        async run({ server }, p) {
+          guard([p.path, 'path']);
+          return { data: await op(server, p.path) };
+        },
+      }),
+    ),
     defineAction({
       name: 'rename_file',
       scope: 'server',
