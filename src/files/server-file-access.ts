@@ -34,6 +34,7 @@ export function globToRegExp(glob: string): RegExp {
 export class FileAccess {
   private readonly names = new IdNames();
   private readonly deny: RegExp[];
+  private readonly compiled = new WeakMap<object, RegExp[]>();
 
   constructor(
     private readonly ctx: ServerContext,
@@ -81,12 +82,25 @@ export class FileAccess {
     return new Archiver(this.files(server), this.quota(server), this.ctx.runAs);
   }
 
-  /** Refuses a path the operator's denylist covers (checked on the lexical, normalised path). */
-  checkAllowed(input: unknown, field = 'path'): void {
-    if (this.deny.length === 0) return;
+  /** The server's own patterns (create_server `denylist`), compiled once per spec. */
+  private serverDeny(server: Server): RegExp[] {
+    const patterns = server.spec.denylist ?? [];
+    if (patterns.length === 0) return [];
+    let compiled = this.compiled.get(server.spec);
+    if (!compiled) {
+      compiled = patterns.map(globToRegExp);
+      this.compiled.set(server.spec, compiled);
+    }
+    return compiled;
+  }
+
+  /** Refuses a path the node's or the server's denylist covers (checked on the lexical, normalised path). */
+  checkAllowed(server: Server, input: unknown, field = 'path'): void {
+    const own = this.serverDeny(server);
+    if (this.deny.length === 0 && own.length === 0) return;
     const relative = toSegments(input, field).join('/');
-    if (this.deny.some((re) => re.test(relative))) {
-      throw new AgentError('PERMISSION_DENIED', `${field}: /${relative} is on this node's file denylist`);
+    if (this.deny.some((re) => re.test(relative)) || own.some((re) => re.test(relative))) {
+      throw new AgentError('PERMISSION_DENIED', `${field}: /${relative} is on the file denylist`);
     }
   }
 

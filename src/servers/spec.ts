@@ -90,6 +90,8 @@ export const createServerPayload = z.object({
     }, 'startupDone must be a valid regular expression')
     .optional(),
   startOnCompletion: boolish.default(false),
+  /** X: glob patterns (root-relative) no file action may touch on this server, besides the node's `files.denylist`. */
+  denylist: z.array(z.string().min(1).max(256)).max(100).optional(),
   /** X: per-server crash policy; absent means the node's `servers.autoRestart`. */
   restartPolicy: z.enum(['off', 'on_crash']).optional(),
 });
@@ -110,6 +112,7 @@ export interface ServerSpec {
   stopCommand: string | undefined;
   startupDone: string | undefined;
   restartPolicy?: 'off' | 'on_crash' | undefined;
+  denylist?: string[] | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -141,6 +144,7 @@ export function specFromPayload(
     stopCommand: payload.stopCommand,
     startupDone: payload.startupDone,
     restartPolicy: payload.restartPolicy,
+    denylist: payload.denylist,
     createdAt: previous?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),
   };

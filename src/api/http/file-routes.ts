@@ -116,7 +116,7 @@ export function fileRoutes(deps: {
       try {
         authorize(request, 'GET');
         const server = deps.registry.resolve(request.params.id);
-        deps.access.checkAllowed(request.query.path);
+        deps.access.checkAllowed(server, request.query.path);
         const loc = await deps.access.files(server).jail.locate(request.query.path ?? '', { follow: true });
         let fd: number;
         try {
@@ -172,7 +172,7 @@ export function fileRoutes(deps: {
         try {
           authorize(request, 'PUT');
           const server = deps.registry.resolve(request.params.id);
-          deps.access.checkAllowed(request.query.path);
+          deps.access.checkAllowed(server, request.query.path);
           const declared = Number(request.headers['content-length'] ?? Number.NaN);
           const cap = deps.access.config.streamUploadMaxBytes;
           if (declared > cap) throw new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`);

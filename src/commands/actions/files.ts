@@ -41,8 +41,8 @@ const encodingField = z.enum(['utf8', 'utf-8', 'base64']).optional();
 
 export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefinition[] {
   const files = (server: Parameters<FileAccess['files']>[0]) => access.files(server);
-  const guard = (...paths: [unknown, string][]) => {
-    for (const [p, field] of paths) access.checkAllowed(p, field);
+  const guard = (server: Server, ...paths: [unknown, string][]) => {
+    for (const [p, field] of paths) access.checkAllowed(server, p, field);
   };
   return [
     defineAction({
@@ -51,7 +51,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       mode: 'sync',
       payload: z.object({ path: anyPath, method: z.enum(['GET', 'PUT']).default('GET') }),
       async run({ server }, p) {
-        guard([p.path, 'path']);
+        guard(server, [p.path, 'path']);
         const display = displayPath(toSegments(p.path));
         const ttl = access.config.signedUrlTtlSeconds;
         const url = signer.sign(p.method, server.id, display, ttl);
@@ -89,7 +89,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       mode: 'sync',
       payload: z.object({ path: anyPath, encoding: encodingField }),
       async run({ server }, p) {
-        guard([p.path, 'path']);
+        guard(server, [p.path, 'path']);
         const { path, bytes, modified } = await files(server).read(p.path);
         const base64 = p.encoding === 'base64';
         // Invalid UTF-8 is replaced, never an error: game configs are sometimes Latin-1.
@@ -104,7 +104,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
         mode: 'sync',
         payload: z.object({ path: anyPath, content: z.string(), encoding: encodingField }),
         async run({ server }, p) {
-          guard([p.path, 'path']);
+          guard(server, [p.path, 'path']);
           return { data: await files(server).write(p.path, decodeContent(p.content, p.encoding)) };
         },
       }),
@@ -115,7 +115,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       mode: 'sync',
       payload: z.object({ path: anyPath }),
       async run({ server }, p) {
-        guard([p.path, 'path']);
+        guard(server, [p.path, 'path']);
         const { path, bytes, modified } = await files(server).read(
           p.path,
           access.config.downloadMaxBytes,
@@ -137,7 +137,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
         mode: 'sync',
         payload: z.object({ path: anyPath }),
         async run({ server }, p) {
-          guard([p.path, 'path']);
+          guard(server, [p.path, 'path']);
           return { data: await op(server, p.path) };
         },
       }),
@@ -148,7 +148,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       mode: 'sync',
       payload: z.object({ oldPath: anyPath, newPath: anyPath }),
       async run({ server }, p) {
-        guard([p.oldPath, 'oldPath'], [p.newPath, 'newPath']);
+        guard(server, [p.oldPath, 'oldPath'], [p.newPath, 'newPath']);
         const { from, to } = await files(server).move(p.oldPath, p.newPath, ['oldPath', 'newPath']);
         return { data: { oldPath: from, newPath: to } };
       },
@@ -159,7 +159,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       mode: 'sync',
       payload: z.object({ sourcePath: anyPath, destinationPath: anyPath }),
       async run({ server }, p) {
-        guard([p.sourcePath, 'sourcePath'], [p.destinationPath, 'destinationPath']);
+        guard(server, [p.sourcePath, 'sourcePath'], [p.destinationPath, 'destinationPath']);
         const { from, to } = await files(server).move(p.sourcePath, p.destinationPath, [
           'sourcePath',
           'destinationPath',
@@ -173,7 +173,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       mode: 'bg',
       payload: z.object({ sourcePath: anyPath, destinationPath: anyPath }),
       async run({ server }, p) {
-        guard([p.sourcePath, 'sourcePath'], [p.destinationPath, 'destinationPath']);
+        guard(server, [p.sourcePath, 'sourcePath'], [p.destinationPath, 'destinationPath']);
         return {
           data: await access.background(server, 'copy_file', () => files(server).copy(p.sourcePath, p.destinationPath)),
         };
@@ -205,7 +205,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       // The panel's route calls it `permissions` but sends `mode` (PROTOCOL.md §8 quirk 4): accept both.
       payload: z.object({ path: anyPath, mode: z.unknown().optional(), permissions: z.unknown().optional() }),
       async run({ server }, p) {
-        guard([p.path, 'path']);
+        guard(server, [p.path, 'path']);
         return { data: await files(server).setPermissions(p.path, parseMode(p.mode ?? p.permissions)) };
       },
     }),
@@ -219,7 +219,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
         format: z.enum(['zip', 'tar', 'tar.gz', 'tgz']).optional(),
       }),
       async run({ server }, p) {
-        guard([p.archivePath, 'archivePath']);
+        guard(server, [p.archivePath, 'archivePath']);
         const requested = p.format === 'tgz' ? 'tar.gz' : p.format;
         const format: ArchiveFormat = requested ?? formatFromName(String(p.archivePath)) ?? 'zip';
         return {
@@ -236,7 +236,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       // The panel validates `format` and then drops it (§8 quirk 5): the format is sniffed.
       payload: z.object({ archivePath: anyPath, extractPath: anyPath.default('/') }),
       async run({ server }, p) {
-        guard([p.archivePath, 'archivePath'], [p.extractPath, 'extractPath']);
+        guard(server, [p.archivePath, 'archivePath'], [p.extractPath, 'extractPath']);
         return {
           data: await access.background(server, 'extract_archive', async () => ({
             ...(await access.archiver(server).extract(p.archivePath, p.extractPath)),

@@ -15,7 +15,7 @@ beforeAll(async () => {
   await agent.command({
     action: 'create_server',
     serverId: id,
-    payload: { image: TEST_IMAGE, startup: 'sleep 1000', limits: { disk: 5 } },
+    payload: { image: TEST_IMAGE, startup: 'sleep 1000', limits: { disk: 5 }, denylist: ['**/*.so'] },
   });
   await waitForStatus(agent, id, 'offline');
   await agent.command({ action: 'add_alias', serverId: id, payload: { alias: 'cm3y0q7rt0004' } });
@@ -117,6 +117,9 @@ describe('file actions with the panel’s shapes', () => {
     const big = Buffer.alloc(6 * 1024 * 1024, 1).toString('base64');
     expect((await cmd('upload_file', { path: 'big.bin', content: big, encoding: 'base64' })).code).toBe('DISK_LIMIT');
     expect((await cmd('write_file', { path: '/secret/key', content: 'x' })).code).toBe('PERMISSION_DENIED');
+    // The server's own pattern from create_server.
+    expect((await cmd('write_file', { path: '/lib/native.so', content: 'x' })).code).toBe('PERMISSION_DENIED');
+    expect((await cmd('write_file', { path: '/lib/native.txt', content: 'x' })).success).toBe(true);
   });
 });
 
