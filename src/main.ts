@@ -23,6 +23,8 @@ import { createLogger } from './logging.js';
 import { HostMetrics, systemLoadPercent } from './metrics/host-metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { StatsPusher } from './metrics/stats-pusher.js';
+import { PanelLink } from './panel/panel-link.js';
+import { panelSocketUrl } from './panel/panel-socket-url.js';
 import type { ServerContext } from './servers/context.js';
 import { DiskUsageTracker } from './servers/disk-usage.js';
 import { DiskWatch } from './servers/disk-watch.js';
@@ -112,6 +114,12 @@ export async function startAgent(
     }),
   );
 
+  /** The pong's data on both WebSocket transports (PROTOCOL.md §6.1). */
+  const pongData = () => ({
+    agentStatus: 'healthy',
+    activeServers: registry.list().filter((s) => s.state === 'running').length,
+    systemLoad: systemLoadPercent(config.dataDir),
+  });
   const signer = new TicketSigner(token.token);
   dispatcher.register(ticketActions(signer, config.ws.maxTicketTtlSeconds));
   const matchesToken = tokenMatcher(token.token);
@@ -133,11 +141,7 @@ export async function startAgent(
         seq: bus.currentSeq,
         capabilities: { actions: dispatcher.actionNames, events: EVENT_NAMES },
       }),
-      pong: () => ({
-        agentStatus: 'healthy',
-        activeServers: registry.list().filter((s) => s.state === 'running').length,
-        systemLoad: systemLoadPercent(config.dataDir),
-      }),
+      pong: pongData,
     },
     bus,
   );
@@ -149,6 +153,30 @@ export async function startAgent(
     log.child({ component: 'stats' }),
   );
   statsPusher.start();
+
+  const panelUrl = panelSocketUrl(config.panel, config.nodeId);
+  const panelLink = panelUrl
+    ? new PanelLink({
+        url: panelUrl,
+        token: token.token,
+        agentId,
+        nodeId: config.nodeId,
+        version: AGENT_VERSION,
+        caFile: config.panel.caFile,
+        dispatcher,
+        bus,
+        log: log.child({ component: 'panel-link' }),
+        hello: () => ({
+          protocolVersion: PROTOCOL_VERSION,
+          capabilities: { actions: dispatcher.actionNames, events: EVENT_NAMES },
+          servers: registry.list().map((s) => ({ serverId: s.id, aliases: s.aliases, status: s.state })),
+        }),
+        pong: pongData,
+        pingIntervalMs: config.panel.pingIntervalMs,
+        silenceTimeoutMs: config.panel.silenceTimeoutMs,
+        resetAfterMs: 60_000,
+      })
+    : undefined;
 
   const https =
     config.tls.certFile && config.tls.keyFile
@@ -178,7 +206,7 @@ export async function startAgent(
           : manager.ready
             ? { ready: true }
             : { ready: false, reason: 'starting' },
-      panelLink: () => 'disabled',
+      panelLink: () => panelLink?.state ?? 'disabled',
     },
   });
   await app.listen({ host: config.host, port: config.port });
@@ -190,6 +218,8 @@ export async function startAgent(
   );
 
   const diskWatch = new DiskWatch(ctx);
+
+  panelLink?.start();
 
   // Boot reconciliation waits for Docker: the agent serves /health and refuses Docker work until then.
   let booted = false;
@@ -226,6 +256,8 @@ export async function startAgent(
       health.stop();
       diskWatch.stop();
       statsPusher.stop();
+      bus.publish('daemon_message', undefined, { level: 'info', message: 'agent shutting down' });
+      panelLink?.stop();
       if (booting) await booting;
       if (config.shutdown.stopServers) {
         const active = registry.list().filter((s) => s.state === 'running' || s.state === 'starting');

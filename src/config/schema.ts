@@ -43,6 +43,9 @@ export const configSchema = z.strictObject({
       wsUrl: z.url().optional(),
       apiToken: z.string().min(1).optional(),
       caFile: z.string().min(1).optional(),
+      /** Heartbeat of the outbound link, and the silence after which it is closed (4408) and redialled. */
+      pingIntervalMs: positiveInt.default(25_000),
+      silenceTimeoutMs: positiveInt.default(60_000),
     })
     .prefault({}),
   docker: z
