@@ -14,7 +14,7 @@ beforeAll(async () => {
   id = uuid();
   // The game flips `evil` between a link to the host-looking /etc and a link to a harmless directory, as fast
   // as it can, while the agent works through `evil/…`.
-  const startup = `sh -c 'cd /home/container; mkdir -p real; echo safe > real/passwd; while true; do rm -f evil; ln -s /etc evil; rm -f evil; ln -s real evil; done'`;
+  const startup = `sh -c 'cd /home/container; mkdir -p real; echo safe > real/passwd; while true; do rm -f evil; ln -s /etc evil; rm -f evil; ln -s real evil; usleep 2000; done'`;
   await agent.command({ action: 'create_server', serverId: id, payload: { image: TEST_IMAGE, startup } });
   await waitForStatus(agent, id, 'offline');
   await agent.command({ action: 'start_server', serverId: id });
@@ -36,7 +36,13 @@ describe('a game server racing symlinks against the agent', () => {
   it('never lets a read, write, list or chmod through a link reach the host', async () => {
     const outcomes = new Map<string, number>();
     const note = (k: string) => outcomes.set(k, (outcomes.get(k) ?? 0) + 1);
-    for (let i = 0; i < 300; i++) {
+    // At least 300 rounds, and on until both sides of the race have been met (bounded: a loaded machine may need
+    // more rounds to land inside a 2 ms window).
+    const deadline = Date.now() + 20_000;
+    const met = () =>
+      (outcomes.get('read-inside') ?? 0) > 0 &&
+      [...outcomes.keys()].some((k) => k.startsWith('read-') && k !== 'read-inside');
+    for (let i = 0; i < 300 || (!met() && Date.now() < deadline); i++) {
       const read = await agent.command({ action: 'read_file', serverId: id, payload: { path: 'evil/passwd' } });
       if (read.success) {
         expect(read.data.content).toBe('safe\n');
