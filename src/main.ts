@@ -23,6 +23,7 @@ import { createLogger } from './logging.js';
 import { HostMetrics, systemLoadPercent } from './metrics/host-metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { StatsPusher } from './metrics/stats-pusher.js';
+import { Outbox } from './panel/outbox.js';
 import { PanelLink } from './panel/panel-link.js';
 import { panelSocketUrl } from './panel/panel-socket-url.js';
 import type { ServerContext } from './servers/context.js';
@@ -79,7 +80,16 @@ export async function startAgent(
   const health = new DockerHealth(runtime, log.child({ component: 'docker-health' }));
   const store = new ServerStore(config.dataDir, log.child({ component: 'store' }));
   const registry = new ServerRegistry(store);
-  const bus = new EventBus();
+  // With a panel link, events bound for the panel survive an agent restart: the epoch and seq continue from the
+  // persisted outbox so the panel can resume across the restart (PROTOCOL.md §6.3).
+  const panelUrl = panelSocketUrl(config.panel, config.nodeId);
+  const outbox = panelUrl ? new Outbox(config.dataDir, 10_000, log.child({ component: 'outbox' })) : undefined;
+  const carried = await outbox?.load();
+  const bus = new EventBus(carried ? { epoch: carried.epoch, startSeq: carried.seq, preload: carried.events } : {});
+  if (outbox) {
+    await outbox.reset(bus.epoch, carried?.events ?? []);
+    bus.subscribe((event) => outbox.append(event, () => ({ epoch: bus.epoch, events: bus.buffered() })));
+  }
   const ctx: ServerContext = {
     config,
     agentId,
@@ -154,7 +164,6 @@ export async function startAgent(
   );
   statsPusher.start();
 
-  const panelUrl = panelSocketUrl(config.panel, config.nodeId);
   const panelLink = panelUrl
     ? new PanelLink({
         url: panelUrl,
@@ -270,6 +279,7 @@ export async function startAgent(
       // In-flight requests get a bounded time; then sockets are closed regardless.
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, config.shutdown.graceMs).unref())]);
       await manager.close();
+      await outbox?.close();
       log.info('shutdown complete');
     })();
     return stopping;

@@ -35,6 +35,8 @@ export interface EventBusOptions {
   maxEvents?: number;
   maxBytes?: number;
   now?: () => Date;
+  /** Events carried over from a persisted outbox, oldest first; they stay replayable. */
+  preload?: AgentEvent[];
 }
 
 /**
@@ -60,6 +62,13 @@ export class EventBus {
     this.maxEvents = options.maxEvents ?? 10_000;
     this.maxBytes = options.maxBytes ?? 16 * 1024 * 1024;
     this.now = options.now ?? (() => new Date());
+    for (const event of options.preload ?? [])
+      if (event.seq !== undefined && event.seq <= this.seq) this.remember(event);
+  }
+
+  /** The replayable events, oldest first (for compacting the persisted outbox). */
+  buffered(): AgentEvent[] {
+    return this.buffer.slice(this.head).map((entry) => entry.event);
   }
 
   get currentSeq(): number {

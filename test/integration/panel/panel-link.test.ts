@@ -181,4 +181,50 @@ describe('outbound panel link', () => {
     expect([...seqs].sort((x, y) => x - y)).toEqual(seqs);
     expect(offline?.seq).toBeGreaterThan(lastSeq);
   });
+
+  it('keeps its epoch and seq across an agent restart during an outage, so nothing is lost', async () => {
+    const prepared = await prepareDataDir();
+    cleanup.push(() => removeDataDir(prepared.dataDir));
+    const first = new FakePanel((p) => p.send({ type: 'welcome', id: 'h' }));
+    const port = await first.listen();
+    let agent = await startTestAgent({ panel: { url: `http://127.0.0.1:${port}` } }, prepared);
+    await waitFor(async () => (await status(agent)) === 'established', 'established');
+    const hello = first.frames.find((f) => f.type === 'hello') as { epoch: string; seq: number };
+    await first.close();
+
+    const a = uuid();
+    await agent.command({ action: 'create_server', serverId: a, payload: { image: TEST_IMAGE } });
+    await waitFor(
+      async () => (await agent.command({ action: 'get_server_status', serverId: a })).data?.status === 'offline',
+      'a installed',
+    );
+    await agent.stop(); // the agent restarts while the panel is still away
+    agent = await startTestAgent({ panel: { url: `http://127.0.0.1:${port}` } }, prepared);
+    cleanup.push(() => agent.stop());
+    const b = uuid();
+    await agent.command({ action: 'create_server', serverId: b, payload: { image: TEST_IMAGE } });
+    await waitFor(
+      async () => (await agent.command({ action: 'get_server_status', serverId: b })).data?.status === 'offline',
+      'b installed',
+    );
+
+    const second = new FakePanel((p) =>
+      p.send({ type: 'welcome', id: 'h', since: { epoch: hello.epoch, seq: hello.seq } }),
+    );
+    await second.listen(port);
+    cleanup.push(() => second.close());
+    const helloAgain = await second.next((f) => f.type === 'hello', 'hello after restart', 30_000);
+    expect(helloAgain?.epoch).toBe(hello.epoch);
+    await second.next(
+      (f) => f.type === 'event' && f.serverId === b && f.data.currentStatus === 'offline',
+      'b events',
+      30_000,
+    );
+    const events = second.frames.filter((f) => f.type === 'event' && typeof f.seq === 'number');
+    const seqs = events.map((f) => f.seq as number);
+    expect(seqs[0]).toBe(hello.seq + 1);
+    expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(events.some((f) => f.serverId === a && f.data.currentStatus === 'offline')).toBe(true);
+  });
 });
