@@ -5,6 +5,7 @@ import type { AgentConfig } from '../config/schema.js';
 import { createLogger } from '../logging.js';
 import { startAgent } from '../main.js';
 import { AGENT_VERSION } from '../version.js';
+import { registerAliasCommands } from './alias.js';
 import { runDoctor } from './doctor.js';
 import { EXIT } from './exit-codes.js';
 
@@ -96,6 +97,8 @@ export function buildProgram(): Command {
       process.stdout.write(stringify(redactConfig(configFrom(flags))));
     },
   );
+
+  registerAliasCommands(program, withConfigFlags, configFrom);
 
   withConfigFlags(program.command('doctor').description('check this host and print what to fix')).action(
     async (flags: GlobalFlags) => {

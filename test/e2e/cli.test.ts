@@ -72,4 +72,16 @@ describe('ctrl-alt-play-agent CLI', () => {
     expect(bad.stdout).toMatch(/FAIL\s+docker/);
     expect(bad.stdout).toMatch(/fix: /);
   });
+
+  it('manages aliases of known servers in the data directory', async () => {
+    const { mkdir, writeFile: write, readFile } = await import('node:fs/promises');
+    await mkdir(path.join(dir, 'servers'), { recursive: true });
+    await write(path.join(dir, 'servers', '9f3c0a4e5b6d7c8e9fa0b1c2d3e4f5a6.json'), '{}');
+    expect((await cli(['alias', 'add', 'cm3y0q7rt0004', '9f3c0a4e5b6d7c8e9fa0b1c2d3e4f5a6'])).code).toBe(0);
+    expect((await cli(['alias', 'ls'])).stdout).toBe('cm3y0q7rt0004\t9f3c0a4e5b6d7c8e9fa0b1c2d3e4f5a6\n');
+    expect((await cli(['alias', 'add', 'x1', 'no-such-server'])).code).toBe(1);
+    expect((await cli(['alias', 'add', '../x', '9f3c0a4e5b6d7c8e9fa0b1c2d3e4f5a6'])).code).toBe(1);
+    expect((await cli(['alias', 'rm', 'cm3y0q7rt0004'])).code).toBe(0);
+    expect(JSON.parse(await readFile(path.join(dir, 'aliases.json'), 'utf8'))).toEqual({});
+  });
 });
