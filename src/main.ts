@@ -23,6 +23,7 @@ import { createLogger } from './logging.js';
 import { HostMetrics, systemLoadPercent } from './metrics/host-metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { StatsPusher } from './metrics/stats-pusher.js';
+import { PanelAliasLookup } from './panel/alias-lookup.js';
 import { Outbox } from './panel/outbox.js';
 import { PanelLink } from './panel/panel-link.js';
 import { panelSocketUrl } from './panel/panel-socket-url.js';
@@ -105,7 +106,19 @@ export async function startAgent(
   const manager = new ServerManager(ctx);
   await manager.load();
 
+  const aliasLookup =
+    config.panel.url && config.panel.apiToken
+      ? new PanelAliasLookup({
+          panelUrl: config.panel.url,
+          nodeId: config.nodeId,
+          apiToken: config.panel.apiToken,
+          registry,
+          log: log.child({ component: 'alias-lookup' }),
+          version: AGENT_VERSION,
+        })
+      : undefined;
   const dispatcher = new Dispatcher({
+    resolveUnknown: aliasLookup ? () => aliasLookup.refresh() : undefined,
     registry,
     log: log.child({ component: 'dispatcher' }),
     replyDeadlineMs: config.http.replyDeadlineMs,
@@ -184,6 +197,7 @@ export async function startAgent(
         pingIntervalMs: config.panel.pingIntervalMs,
         silenceTimeoutMs: config.panel.silenceTimeoutMs,
         resetAfterMs: 60_000,
+        onEstablished: () => void aliasLookup?.refresh(),
       })
     : undefined;
 
@@ -241,6 +255,7 @@ export async function startAgent(
         ctx.host = await runtime.hostFacts();
         await manager.reconcile();
         manager.watch();
+        void aliasLookup?.refresh();
         diskWatch.start();
         booted = true;
         log.info({ servers: registry.size }, 'reconciled with Docker');

@@ -52,6 +52,8 @@ export interface DispatcherOptions {
   registry: ServerRegistry;
   log: Logger;
   replyDeadlineMs: number;
+  /** Last resort for an unknown id (the panel alias lookup); the registry is asked again afterwards. */
+  resolveUnknown?: (id: string) => Promise<void>;
 }
 
 export class Dispatcher {
@@ -88,7 +90,7 @@ export class Dispatcher {
       if (!def) throw new AgentError('UNKNOWN_ACTION', `unknown action "${command.action}"`);
       const parsed = def.payload.safeParse(command.payload);
       if (!parsed.success) throw new AgentError('INVALID_PAYLOAD', describeIssues(parsed.error));
-      const { server, serverId } = this.resolveServer(def, command.serverId);
+      const { server, serverId } = await this.resolveServer(def, command.serverId);
       const result = await this.runWithDeadline(def, parsed.data, server, serverId, log);
       return withId({ success: true as const, ...result });
     } catch (err) {
@@ -98,7 +100,10 @@ export class Dispatcher {
     }
   }
 
-  private resolveServer(def: ActionDefinition, raw: unknown): { server: Server | undefined; serverId: string } {
+  private async resolveServer(
+    def: ActionDefinition,
+    raw: unknown,
+  ): Promise<{ server: Server | undefined; serverId: string }> {
     if (def.scope === 'node') return { server: undefined, serverId: typeof raw === 'string' ? raw : '' };
     if (raw === undefined || raw === null || raw === '') {
       throw new AgentError('INVALID_SERVER_ID', 'serverId: required for this action');
@@ -110,6 +115,7 @@ export class Dispatcher {
       );
     }
     if (def.scope === 'new-server') return { server: this.options.registry.find(raw), serverId: raw };
+    if (!this.options.registry.find(raw) && this.options.resolveUnknown) await this.options.resolveUnknown(raw);
     return { server: this.options.registry.resolve(raw), serverId: raw };
   }
 

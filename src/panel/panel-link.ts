@@ -39,6 +39,7 @@ export interface PanelLinkOptions {
   silenceTimeoutMs: number;
   /** The backoff attempt counter resets after the link has been established this long. */
   resetAfterMs: number;
+  onEstablished?: () => void;
 }
 
 /**
@@ -166,6 +167,7 @@ export class PanelLink {
     this.stateValue = 'established';
     this.establishedAt = Date.now();
     this.options.log.info('panel link established');
+    this.options.onEstablished?.();
     if (frame.type !== 'welcome') return;
     const since = frame.since as { epoch?: unknown; seq?: unknown } | undefined;
     if (!since) return;

@@ -12,6 +12,8 @@ const MAX_ALIASES = 100_000;
 export class ServerRegistry {
   private readonly servers = new Map<string, Server>();
   private aliasTable = new Map<string, string>();
+  /** Grows whenever a server is added: lets a lookup tell whether something new could have an alias now. */
+  generation = 0;
 
   constructor(private readonly store: ServerStore) {}
 
@@ -22,6 +24,7 @@ export class ServerRegistry {
 
   add(server: Server): void {
     this.servers.set(server.id, server);
+    this.generation++;
     // A canonical id can no longer be an alias of another server.
     if (this.aliasTable.delete(server.id)) void this.saveAliases();
   }
