@@ -11,6 +11,7 @@ import { consoleActions } from './commands/actions/console.js';
 import { fileActions } from './commands/actions/files.js';
 import { lifecycleActions } from './commands/actions/lifecycle.js';
 import { metricsActions } from './commands/actions/metrics.js';
+import { modActions } from './commands/actions/mods.js';
 import { ticketActions } from './commands/actions/ws-tickets.js';
 import { Dispatcher } from './commands/dispatcher.js';
 import { MIN_TOKEN_LENGTH, resolveAgentId, resolveToken } from './config/identity.js';
@@ -23,6 +24,7 @@ import { createLogger } from './logging.js';
 import { HostMetrics, systemLoadPercent } from './metrics/host-metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { StatsPusher } from './metrics/stats-pusher.js';
+import { WebhookOutbox } from './mods/webhook-outbox.js';
 import { PanelAliasLookup } from './panel/alias-lookup.js';
 import { Outbox } from './panel/outbox.js';
 import { PanelLink } from './panel/panel-link.js';
@@ -126,6 +128,24 @@ export async function startAgent(
   dispatcher.register(lifecycleActions(manager));
   dispatcher.register(consoleActions(ctx));
   const fileAccess = new FileAccess(ctx, config.files);
+  const webhooks = config.panel.url
+    ? new WebhookOutbox(
+        config.dataDir,
+        `${config.panel.url.replace(/\/+$/, '')}/api/workshop/webhook/status`,
+        `ctrl-alt-play-agent/${AGENT_VERSION}`,
+        log.child({ component: 'webhooks' }),
+      )
+    : undefined;
+  await webhooks?.start();
+  dispatcher.register(
+    modActions({
+      ctx,
+      access: fileAccess,
+      webhooks,
+      config: config.mods,
+      userAgent: `ctrl-alt-play-agent/${AGENT_VERSION}`,
+    }),
+  );
   const urlSigner = new UrlSigner(token.token);
   dispatcher.register(fileActions(fileAccess, urlSigner));
   const serverMetrics = new ServerMetrics(ctx);
@@ -295,6 +315,7 @@ export async function startAgent(
       await Promise.race([app.close(), new Promise((r) => setTimeout(r, config.shutdown.graceMs).unref())]);
       await manager.close();
       await outbox?.close();
+      webhooks?.stop();
       log.info('shutdown complete');
     })();
     return stopping;

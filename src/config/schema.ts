@@ -111,6 +111,15 @@ export const configSchema = z.strictObject({
       signedUrlTtlSeconds: positiveInt.default(300),
     })
     .prefault({}),
+  mods: z
+    .strictObject({
+      /** Image reference → Steam app id, for servers whose environment names none. */
+      appIds: z.record(z.string(), z.string()).default({}),
+      /** Downloads may reach private and loopback addresses (only for closed test setups). */
+      allowPrivateAddresses: bool.default(false),
+      maxDownloadBytes: positiveInt.default(2 * 1024 * 1024 * 1024),
+    })
+    .prefault({}),
   ws: z
     .strictObject({
       /** Origins allowed to open /api/ws from a browser; empty: any request with an Origin is refused. */

@@ -1,0 +1,150 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import yazl from 'yazl';
+import { isPrivateAddress } from '../../../src/mods/safe-download.js';
+import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../../helpers/agent.js';
+import { TEST_IMAGE } from '../../helpers/constants.js';
+
+let zip: Buffer;
+const webhooks: Record<string, unknown>[] = [];
+let failNextWebhook = true;
+const site = createServer((req, res) => {
+  if (req.url === '/files/cool-mod.zip') {
+    res.writeHead(200, { 'content-length': zip.length }).end(zip);
+  } else if (req.url === '/redirect') {
+    res.writeHead(302, { location: '/files/cool-mod.zip' }).end();
+  } else if (req.url === '/api/workshop/webhook/status' && req.method === 'POST') {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      // The first call fails with 503: the outbox must retry it.
+      if (failNextWebhook) {
+        failNextWebhook = false;
+        res.writeHead(503).end();
+        return;
+      }
+      webhooks.push(JSON.parse(body));
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true}');
+    });
+  } else res.writeHead(404).end();
+});
+let agent: TestAgent;
+let base: string;
+let id: string;
+const dbId = `cm${uuid().slice(0, 11)}`;
+
+beforeAll(async () => {
+  const z = new yazl.ZipFile();
+  z.addBuffer(Buffer.from('mod content'), 'addons/mod.txt');
+  z.end();
+  const chunks: Buffer[] = [];
+  zip = await new Promise((resolve) => {
+    z.outputStream.on('data', (c: Buffer) => chunks.push(c));
+    z.outputStream.on('end', () => resolve(Buffer.concat(chunks)));
+  });
+  await new Promise<void>((resolve) => site.listen(0, '127.0.0.1', () => resolve()));
+  base = `http://127.0.0.1:${(site.address() as AddressInfo).port}`;
+  agent = await startTestAgent({ panel: { url: base }, mods: { allowPrivateAddresses: true } });
+  id = uuid();
+  await agent.command({
+    action: 'create_server',
+    serverId: id,
+    payload: { image: TEST_IMAGE, environment: { SRCDS_APPID: '4020' } },
+  });
+  await waitForStatus(agent, id, 'offline');
+  await agent.command({ action: 'add_alias', serverId: id, payload: { alias: dbId } });
+});
+
+afterAll(async () => {
+  await agent.stop();
+  await removeDataDir(agent.dataDir);
+  site.close();
+});
+
+describe('install_mod', () => {
+  it('downloads through a redirect, extracts into the workshop folder and tells the panel with the ids it received', async () => {
+    const r = await agent.command({
+      action: 'install_mod',
+      serverId: dbId,
+      payload: { type: 'steam_workshop', workshopId: 2503622437, downloadUrl: `${base}/redirect` },
+    });
+    expect(r).toMatchObject({
+      success: true,
+      data: { serverId: dbId, workshopId: '2503622437', status: 'installing' },
+    });
+    expect(r.data.operationId).toMatch(/^op_/);
+    const hook = await waitFor(async () => webhooks.find((w) => w.workshopId === '2503622437'), 'the webhook', 20_000);
+    expect(hook).toEqual({ serverId: dbId, workshopId: '2503622437', status: 'COMPLETED' });
+    const file = await agent.command({
+      action: 'read_file',
+      serverId: dbId,
+      payload: { path: 'steamapps/workshop/content/4020/2503622437/addons/mod.txt' },
+    });
+    expect(file.data.content).toBe('mod content');
+  });
+
+  it('refuses synchronously without an app id, and reports FAILED for steam:// without SteamCMD', async () => {
+    const other = uuid();
+    await agent.command({ action: 'create_server', serverId: other, payload: { image: TEST_IMAGE } });
+    await waitForStatus(agent, other, 'offline');
+    expect(await agent.command({ action: 'install_mod', serverId: other, payload: { workshopId: '1' } })).toMatchObject(
+      {
+        success: false,
+        code: 'CONFIG_INVALID',
+      },
+    );
+    await agent.command({ action: 'install_mod', serverId: dbId, payload: { modId: '77', modUrl: 'steam://77' } });
+    const hook = await waitFor(async () => webhooks.find((w) => w.workshopId === '77'), 'the FAILED webhook', 20_000);
+    expect(hook).toMatchObject({ serverId: dbId, workshopId: '77', status: 'FAILED' });
+    expect(String(hook?.error)).toContain('SteamCMD');
+  });
+
+  it('never downloads from a private or loopback address unless configured to', async () => {
+    const strict = await startTestAgent({ panel: { url: base } });
+    try {
+      const sid = uuid();
+      await strict.command({
+        action: 'create_server',
+        serverId: sid,
+        payload: { image: TEST_IMAGE, environment: { APP_ID: '1' } },
+      });
+      await waitForStatus(strict, sid, 'offline');
+      await strict.command({
+        action: 'install_mod',
+        serverId: sid,
+        payload: { workshopId: '909', downloadUrl: `${base}/files/cool-mod.zip` },
+      });
+      const hook = await waitFor(
+        async () => webhooks.find((w) => w.workshopId === '909'),
+        'the FAILED webhook',
+        20_000,
+      );
+      expect(hook).toMatchObject({ status: 'FAILED' });
+      expect(String(hook?.error)).toMatch(/private or local address/);
+    } finally {
+      await strict.stop();
+      await removeDataDir(strict.dataDir);
+    }
+  });
+
+  it('classifies private and public addresses', () => {
+    for (const a of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '::1',
+      'fd00::1',
+      '::ffff:127.0.0.1',
+      '0.0.0.0',
+      '100.64.0.1',
+    ]) {
+      expect(isPrivateAddress(a), a).toBe(true);
+    }
+    for (const a of ['1.1.1.1', '8.8.8.8', '2606:4700::1111', '172.32.0.1']) expect(isPrivateAddress(a), a).toBe(false);
+  });
+});
