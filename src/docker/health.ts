@@ -40,10 +40,12 @@ export class DockerHealth {
 
   start(): void {
     const tick = () => {
-      void this.check().finally(() => {
-        this.timer = setTimeout(tick, this.intervalMs);
-        this.timer.unref();
-      });
+      void this.check()
+        .catch(() => false)
+        .finally(() => {
+          this.timer = setTimeout(tick, this.intervalMs);
+          this.timer.unref();
+        });
     };
     tick();
   }

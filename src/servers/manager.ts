@@ -282,6 +282,12 @@ export class ServerManager {
     this.watcher?.close();
     this.exits.close();
     for (const timer of this.retryTimers) clearTimeout(timer);
+    // Background power work stops with the agent; an acknowledged stop or start is persisted as pending and
+    // carried out again at the next boot.
+    await Promise.race([
+      Promise.allSettled(this.ctx.registry.list().map((s) => s.lock.preempt())),
+      new Promise((r) => setTimeout(r, 5_000).unref()),
+    ]);
     for (const server of this.ctx.registry.list()) server.console.close();
     await this.ctx.store.flush();
   }

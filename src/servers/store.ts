@@ -47,9 +47,11 @@ export class ServerStore {
     const previous = this.chains.get(key) ?? Promise.resolve();
     const next = previous.then(job, job);
     this.chains.set(key, next);
-    void next.finally(() => {
+    // The caller handles `next`'s failure; this bookkeeping branch must not become an unhandled rejection.
+    const forget = () => {
       if (this.chains.get(key) === next) this.chains.delete(key);
-    });
+    };
+    next.then(forget, forget);
     return next;
   }
 
