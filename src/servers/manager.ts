@@ -6,7 +6,7 @@ import { ServerConsole } from './console.js';
 import type { ServerContext } from './context.js';
 import { ExitHandler } from './exits.js';
 import { runInstall } from './install.js';
-import { awaitSettling, killServer, resumeStop, startServer } from './power.js';
+import { awaitSettling, resumeStop, startServer } from './power.js';
 import { Server } from './server.js';
 import { type CreateServerPayload, resolveStartup, specFromPayload } from './spec.js';
 import { isActive, type ServerState } from './state.js';
@@ -271,11 +271,6 @@ export class ServerManager {
     if (event.action === 'die') {
       void this.exits.check(server).catch((err) => server.log.warn({ err }, 'could not classify an exit'));
     }
-  }
-
-  /** Kill used by delete and by shutdown with stopServers; exported for the CLI's tests. */
-  kill(server: Server) {
-    return killServer(this.ctx, server);
   }
 
   async close(): Promise<void> {

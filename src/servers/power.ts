@@ -271,4 +271,3 @@ export function resumeStop(ctx: ServerContext, server: Server, options: StopOpti
   });
 }
 
-export { sleep };
