@@ -270,4 +270,3 @@ export function resumeStop(ctx: ServerContext, server: Server, options: StopOpti
     await stopAndSettle(ctx, server, options, signal, 'offline');
   });
 }
-
