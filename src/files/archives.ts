@@ -179,10 +179,7 @@ export class Archiver {
   /** Streams one entry into place: temp file beside the target, then rename (existing files are replaced). */
   private async writeEntry(entry: PlannedEntry, source: Readable, budget: { left: number }): Promise<void> {
     const shown = displayPath(entry.segments);
-    const loc = await this.files.jail.locateForCreate(shown, 'entry', async (at) => {
-      const { mkdir } = await import('node:fs/promises');
-      await mkdir(at, { mode: 0o755 });
-    });
+    const loc = await this.files.jail.locateForCreate(shown, 'entry', this.files.mkdirAt);
     try {
       const existing = await lstat(loc.at).catch(() => undefined);
       if (existing?.isDirectory()) throw new AgentError('IS_A_DIRECTORY', `${shown} is a directory in the way`);
@@ -314,10 +311,7 @@ export class Archiver {
   ): Promise<{ archivePath: string; size: number; entries: number }> {
     const archiveShown = displayPath(toSegments(archiveInput, 'archivePath'));
     const entries = await this.collect(inputs, archiveShown);
-    const loc = await this.files.jail.locateForCreate(archiveShown, 'archivePath', async (at) => {
-      const { mkdir } = await import('node:fs/promises');
-      await mkdir(at, { mode: 0o755 });
-    });
+    const loc = await this.files.jail.locateForCreate(archiveShown, 'archivePath', this.files.mkdirAt);
     try {
       if (await lstat(loc.at).catch(() => undefined)) {
         throw new AgentError('ALREADY_EXISTS', `archivePath: ${loc.display} already exists`);

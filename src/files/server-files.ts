@@ -115,7 +115,8 @@ export class ServerFiles {
     }
   }
 
-  private mkdirAt = async (at: string): Promise<void> => {
+  /** mkdir for a located path: mode 755 and owned by the game's user, like every directory the agent makes. */
+  readonly mkdirAt = async (at: string): Promise<void> => {
     await mkdir(at, { mode: 0o755 });
     await this.own(at, true);
   };

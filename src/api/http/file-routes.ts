@@ -178,10 +178,7 @@ export function fileRoutes(deps: {
           if (declared > cap) throw new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`);
           const quota = deps.access.quota(server);
           const files = deps.access.files(server);
-          const loc = await files.jail.locateForCreate(request.query.path, 'path', async (at) => {
-            const { mkdir } = await import('node:fs/promises');
-            await mkdir(at, { mode: 0o755 });
-          });
+          const loc = await files.jail.locateForCreate(request.query.path, 'path', files.mkdirAt);
           try {
             const previous = await lstat(loc.at).catch(() => undefined);
             if (previous?.isDirectory()) throw new AgentError('IS_A_DIRECTORY', `${loc.display} is a directory`);
