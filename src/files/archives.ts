@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readdir, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -7,7 +6,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import type tarStream from 'tar-stream';
 import type yauzl from 'yauzl';
 import { AgentError } from '../errors.js';
-import { fdPath } from './jail.js';
+import { fdPath, tempBeside } from './jail.js';
 import { archiveEntrySegments, displayPath, toSegments } from './path-rules.js';
 import { finishFile, fsError, type Quota, type ServerFiles } from './server-files.js';
 
@@ -183,7 +182,7 @@ export class Archiver {
     try {
       const existing = await lstat(loc.at).catch(() => undefined);
       if (existing?.isDirectory()) throw new AgentError('IS_A_DIRECTORY', `${shown} is a directory in the way`);
-      const tmpAt = fdPath(loc.dir.fd, `.${loc.name.slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
+      const tmpAt = tempBeside(loc);
       const handle = await open(tmpAt, WRITE_NEW, 0o644);
       try {
         // The stream owns and closes the handle: with autoClose off, pipeline would wait for a 'close' that
@@ -316,7 +315,7 @@ export class Archiver {
       if (await lstat(loc.at).catch(() => undefined)) {
         throw new AgentError('ALREADY_EXISTS', `archivePath: ${loc.display} already exists`);
       }
-      const tmpAt = fdPath(loc.dir.fd, `.${loc.name.slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
+      const tmpAt = tempBeside(loc);
       const out = await open(tmpAt, WRITE_NEW, 0o644);
       try {
         const sink = out.createWriteStream();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { lstat, open, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
@@ -35,6 +36,11 @@ export interface Located {
 
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
+}
+
+/** A fresh temporary name beside a located target, in the same held directory (so the final rename is atomic). */
+export function tempBeside(loc: Pick<Located, 'dir' | 'name'>): string {
+  return fdPath(loc.dir.fd, `.${loc.name.slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
 export function fdPath(fd: number, name = ''): string {

@@ -1,9 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { AgentError } from '../errors.js';
 import { compareEntries, type FileInfo, fileInfo, type IdNames } from './file-info.js';
-import { fdPath, Jail, type Located } from './jail.js';
+import { fdPath, Jail, type Located, tempBeside } from './jail.js';
 import { displayPath } from './path-rules.js';
 
 /**
@@ -202,8 +201,7 @@ export class ServerFiles {
       if (previous?.isDirectory()) throw new AgentError('IS_A_DIRECTORY', `${loc.display} is a directory`);
       const delta = bytes.length - (previous?.isFile() ? previous.size : 0);
       await this.quota.reserve(delta);
-      const tmpName = `.${loc.name.slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`;
-      const tmpAt = fdPath(loc.dir.fd, tmpName);
+      const tmpAt = tempBeside(loc);
       const handle = await open(
         tmpAt,
         constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { close, constants, createReadStream, createWriteStream, open as fsOpen, fstat } from 'node:fs';
 import { lstat, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError, toAgentError } from '../../errors.js';
-import { fdPath } from '../../files/jail.js';
+import { tempBeside } from '../../files/jail.js';
 import type { FileAccess } from '../../files/server-file-access.js';
 import { finishFile, fsError } from '../../files/server-files.js';
 import type { ServerRegistry } from '../../servers/registry.js';
@@ -183,7 +183,7 @@ export function fileRoutes(deps: {
             const previous = await lstat(loc.at).catch(() => undefined);
             if (previous?.isDirectory()) throw new AgentError('IS_A_DIRECTORY', `${loc.display} is a directory`);
             if (Number.isFinite(declared)) await quota.reserve(declared - (previous?.size ?? 0));
-            const tmpAt = fdPath(loc.dir.fd, `.${loc.name.slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
+            const tmpAt = tempBeside(loc);
             const fd = await openFd(
               tmpAt,
               constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, toAgentError } from '../../errors.js';
 import { sniffFormat } from '../../files/archives.js';
-import { fdPath } from '../../files/jail.js';
+import { fdPath, tempBeside } from '../../files/jail.js';
 import { displayPath, toSegments } from '../../files/path-rules.js';
 import type { FileAccess } from '../../files/server-file-access.js';
 import { safeDownload } from '../../mods/safe-download.js';
@@ -102,7 +102,7 @@ export function modActions(deps: {
       'targetPath',
       async () => undefined,
     );
-    const tmpAt = fdPath(loc.dir.fd, `.mod-${randomBytes(6).toString('hex')}.tmp`);
+    const tmpAt = tempBeside(loc);
     const name = path.posix.basename(new URL(url).pathname) || 'mod.bin';
     try {
       const out = await open(
