@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { lstat, open, readlink, realpath } from 'node:fs/promises';
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { AgentError } from '../errors.js';
 import { displayPath, toSegments } from './path-rules.js';
@@ -197,15 +197,14 @@ export class Jail {
     return { dir, name, at: fdPath(dir.fd, name), display: displayPath(segments), segments, close: () => dir.close() };
   }
 
-  /** True when a symlink's target (read without following) stays inside the jail. */
-  async linkStaysInside(linkAt: string, linkDisplay: string[]): Promise<boolean> {
+  /** Stat of a symlink's final target when it stays inside the jail; undefined when it leaves or dangles. */
+  async linkTarget(segments: string[]): Promise<Stats | undefined> {
     const rootReal = await this.realRoot();
     try {
-      const real = await realpath(path.join(rootReal, ...linkDisplay));
-      return this.inside(real, rootReal);
+      const real = await realpath(path.join(rootReal, ...segments));
+      return this.inside(real, rootReal) ? await stat(real) : undefined;
     } catch {
-      void linkAt;
-      return false;
+      return undefined;
     }
   }
 }

@@ -1,5 +1,5 @@
 import { constants, type Stats } from 'node:fs';
-import { chmod, lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { AgentError } from '../errors.js';
 import { compareEntries, type FileInfo, fileInfo, type IdNames } from './file-info.js';
 import { fdPath, Jail, type Located, tempBeside } from './jail.js';
@@ -120,16 +120,9 @@ export class ServerFiles {
     await this.own(at, true);
   };
 
-  /** Stat of a symlink's target, when it stays inside the jail. */
-  private async linkTarget(segments: string[]): Promise<Stats | undefined> {
-    if (!(await this.jail.linkStaysInside('', segments))) return undefined;
-    return stat(`${this.jail.root}/${segments.join('/')}`).catch(() => undefined);
-  }
-
-  private async info(at: string, segments: string[], st: Stats): Promise<FileInfo> {
+  private async info(segments: string[], st: Stats): Promise<FileInfo> {
     if (!st.isSymbolicLink()) return fileInfo(displayPath(segments), st, this.names);
-    void at;
-    return fileInfo(displayPath(segments), st, this.names, { target: await this.linkTarget(segments) });
+    return fileInfo(displayPath(segments), st, this.names, { target: await this.jail.linkTarget(segments) });
   }
 
   async list(input: unknown): Promise<{ path: string; files: FileInfo[]; truncated: boolean }> {
@@ -146,7 +139,7 @@ export class ServerFiles {
         const files: FileInfo[] = [];
         for (const name of names.slice(0, this.limits.listMaxEntries)) {
           const entry = await lstat(fdPath(handle.fd, name)).catch(() => undefined);
-          if (entry) files.push(await this.info('', [...loc.segments, name], entry));
+          if (entry) files.push(await this.info([...loc.segments, name], entry));
         }
         files.sort(compareEntries);
         return { path: loc.display, files, truncated };
@@ -159,7 +152,7 @@ export class ServerFiles {
   async fileInfo(input: unknown): Promise<FileInfo> {
     return this.with(input, { follow: false }, async (loc) => {
       const st = await lstat(loc.name ? loc.at : fdPath(loc.dir.fd));
-      return this.info(loc.at, loc.segments, st);
+      return this.info(loc.segments, st);
     });
   }
 
@@ -397,7 +390,6 @@ export class ServerFiles {
       } finally {
         await handle.close();
       }
-      void chmod;
       return { path: loc.display, permissions: (mode & 0o7777).toString(8).padStart(3, '0') };
     });
   }
@@ -440,7 +432,7 @@ export class ServerFiles {
                 truncated = true;
                 break;
               }
-              files.push(await this.info('', childSegments, st));
+              files.push(await this.info(childSegments, st));
             }
             if (st.isDirectory() && depth + 1 < this.limits.searchMaxDepth) {
               queue.push({ segments: childSegments, depth: depth + 1 });
