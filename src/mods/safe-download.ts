@@ -51,6 +51,8 @@ export interface DownloadOptions {
   timeoutMs: number;
   userAgent: string;
   onProgress?: (bytes: number, total: number | undefined) => void;
+  /** Sees every chunk as it is written (checksums), so nothing needs to read the file back. */
+  onChunk?: (chunk: Buffer) => void;
 }
 
 function guardedLookup(allowPrivate: boolean) {
@@ -125,6 +127,7 @@ export async function safeDownload(url: string, out: FileHandle, options: Downlo
         throw new AgentError('FILE_TOO_LARGE', `the download exceeds ${options.maxBytes} bytes`);
       }
       await out.write(chunk);
+      options.onChunk?.(chunk);
       options.onProgress?.(bytes, total);
     }
     return bytes;

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
@@ -111,7 +111,7 @@ export function modActions(deps: {
         0o644,
       );
       let bytes: number;
-      const hash = sha256 ? (await import('node:crypto')).createHash('sha256') : undefined;
+      const hash = sha256 ? createHash('sha256') : undefined;
       try {
         let reported = 0;
         bytes = await safeDownload(url, out, {
@@ -120,6 +120,7 @@ export function modActions(deps: {
           maxRedirects: 5,
           timeoutMs: 60_000,
           userAgent: deps.userAgent,
+          onChunk: hash ? (chunk) => hash.update(chunk) : undefined,
           onProgress: (done, total) => {
             if (!total || done - reported < total / 10) return;
             reported = done;
@@ -134,11 +135,8 @@ export function modActions(deps: {
         await out.close();
       }
       await access.quota(server).reserve(bytes);
-      if (hash) {
-        const { readFile } = await import('node:fs/promises');
-        hash.update(await readFile(tmpAt));
-        if (hash.digest('hex') !== sha256?.toLowerCase())
-          throw new AgentError('INVALID_PAYLOAD', 'sha256 does not match the download');
+      if (hash && hash.digest('hex') !== sha256?.toLowerCase()) {
+        throw new AgentError('INVALID_PAYLOAD', 'sha256 does not match the download');
       }
       const head = Buffer.alloc(512);
       const probe = await open(tmpAt, constants.O_RDONLY | constants.O_NOFOLLOW);

@@ -130,6 +130,28 @@ describe('install_mod', () => {
     }
   });
 
+  it('checks an optional sha256 of the download', async () => {
+    const { createHash } = await import('node:crypto');
+    const good = createHash('sha256').update(zip).digest('hex');
+    const url = `${base}/files/cool-mod.zip`;
+    await agent.command({
+      action: 'install_mod',
+      serverId: dbId,
+      payload: { workshopId: '555', downloadUrl: url, sha256: good },
+    });
+    await agent.command({
+      action: 'install_mod',
+      serverId: dbId,
+      payload: { workshopId: '556', downloadUrl: url, sha256: 'a'.repeat(64) },
+    });
+    expect(await waitFor(async () => webhooks.find((w) => w.workshopId === '555'), 'good sum', 20_000)).toMatchObject({
+      status: 'COMPLETED',
+    });
+    const bad = await waitFor(async () => webhooks.find((w) => w.workshopId === '556'), 'bad sum', 20_000);
+    expect(bad).toMatchObject({ status: 'FAILED' });
+    expect(String(bad?.error)).toContain('sha256');
+  });
+
   it('classifies private and public addresses', () => {
     for (const a of [
       '127.0.0.1',
