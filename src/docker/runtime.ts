@@ -118,10 +118,18 @@ export class DockerRuntime {
     return { ioWeight: info.BlkioWeight !== false };
   }
 
-  /** The agent's own bridge network; inter-container traffic is off so servers cannot reach each other. */
+  /**
+   * The agent's own bridge network; inter-container traffic is off so servers cannot reach each other.
+   * Creating it is not atomic in the Engine (20.10 lets two concurrent creates with CheckDuplicate both succeed),
+   * and a duplicated name makes every container create fail as ambiguous; so after creating, every agent keeps
+   * the oldest network of that name and removes the other unused copies that carry our label.
+   */
   async ensureNetwork(name: string): Promise<void> {
-    const existing = await this.call('list networks', () => this.docker.listNetworks({ filters: { name: [name] } }));
-    if (existing.some((n) => n.Name === name)) return;
+    const named = async () =>
+      (await this.call('list networks', () => this.docker.listNetworks({ filters: { name: [name] } }))).filter(
+        (n) => n.Name === name,
+      );
+    if ((await named()).length === 1) return;
     try {
       await this.call('create the network', () =>
         this.docker.createNetwork({
@@ -136,6 +144,17 @@ export class DockerRuntime {
       // Another agent on the same Engine created it between our list and create.
       if (!isConflict((err as AgentError).cause)) throw err;
     }
+    const [keep, ...extra] = (await named()).sort(
+      (a, b) => Date.parse(a.Created ?? '') - Date.parse(b.Created ?? '') || a.Id.localeCompare(b.Id),
+    );
+    for (const copy of extra) {
+      if (copy.Labels?.[LABEL_MANAGED] !== 'true') continue;
+      await this.docker
+        .getNetwork(copy.Id)
+        .remove()
+        .catch(() => undefined); // in use, or already removed by the other agent
+    }
+    if (extra.length) this.log.warn({ network: name, kept: keep?.Id }, 'removed duplicate copies of the network');
   }
 
   async inspectImage(ref: string): Promise<ImageFacts | undefined> {

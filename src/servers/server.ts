@@ -46,6 +46,9 @@ export class Server {
   running: { containerId: string; pid: number } | undefined;
   /** Set while the agent itself is stopping or killing the container, so the exit is not a crash. */
   expectingExit: 'stop' | 'kill' | undefined;
+  /** The last background action that failed (start, stop, install, …): get_server_status shows it, since a failed
+   * start settles as `offline` with reason `crash` (the closed reason list of PROTOCOL.md §6.2). Not persisted. */
+  lastError: { action: string; code: string; message: string; at: string } | undefined;
   /** Set once delete has begun: no further transitions or persistence. */
   deleted = false;
   private readonly deps: ServerDeps;
@@ -134,6 +137,7 @@ export class Server {
   /** Logs a background failure by the log policy and tells the console and subscribers; returns the error. */
   reportFailure(what: string, err: unknown): AgentError {
     const error = toAgentError(err);
+    this.lastError = { action: what, code: error.code, message: error.message, at: new Date().toISOString() };
     logFailure(this.log, error, `${what} failed`, 'background');
     this.notice('error', `${what} failed: ${error.message}`);
     return error;

@@ -1,3 +1,4 @@
+import { type AddressInfo, createServer as tcpServer } from 'node:net';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../helpers/agent.js';
@@ -204,5 +205,22 @@ describe('create semantics', () => {
     expect(info?.HostConfig.PortBindings?.['25565/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: '25611' }]);
     expect(info?.HostConfig.PortBindings?.['25565/udp']).toEqual([{ HostIp: '127.0.0.1', HostPort: '25611' }]);
     expect(info?.Config.Env).toContain('SERVER_PORT=25565');
+  });
+
+  it('settles a start that fails on a taken host port as offline/port_conflict and says why', async () => {
+    const blocker = tcpServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const id = await createServer('sleep 1000', { ports: [{ ip: '127.0.0.1', port, internal: 25565 }] });
+      expect((await agent.command({ action: 'start_server', serverId: id })).success).toBe(true);
+      const settled = await waitForStatus(agent, id, 'offline');
+      expect(settled?.data).toMatchObject({
+        reason: 'port_conflict',
+        lastError: { action: 'start', code: 'PORT_CONFLICT' },
+      });
+    } finally {
+      blocker.close();
+    }
   });
 });

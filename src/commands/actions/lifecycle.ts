@@ -157,6 +157,7 @@ export function lifecycleActions(manager: ServerManager): ActionDefinition[] {
             ...(server.reason ? { reason: server.reason } : {}),
             ...(server.lastExit ? { exitCode: server.lastExit.exitCode, oomKilled: server.lastExit.oomKilled } : {}),
             ...(server.lock.current ? { busy: server.lock.current } : {}),
+            ...(server.lastError ? { lastError: server.lastError } : {}),
             crashRestarts: manager.exits.budget(server.id),
           },
         };
