@@ -17,7 +17,7 @@ export async function startAgentProcess(extraEnv = {}, config = {}) {
   const configFile = path.join(dataDir, 'bench-config.yml');
   await writeFile(configFile, JSON.stringify({ docker: { network: 'ctrl-alt-play-test' }, ...config }));
   // The same V8 flag as `npm start`, the systemd unit and the image.
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', BIN, 'run', '--config', configFile], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean), BIN, 'run', '--config', configFile], {
     env: {
       PATH: process.env.PATH,
       AGENT_DATA_DIR: dataDir,

@@ -1,5 +1,5 @@
 import type { Duplex, Readable } from 'node:stream';
-import './lazy-deps.js';
+import '../lazy-modules.js';
 import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { AgentError } from '../errors.js';

@@ -1,8 +1,11 @@
+import '../../lazy-modules.js';
+import { createRequire } from 'node:module';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
+  type FastifyServerOptions,
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
@@ -41,6 +44,28 @@ export interface HttpHelpers {
   isShuttingDown(): boolean;
 }
 
+/**
+ * Fastify builds its JSON-schema compilers (ajv and fast-json-stringify, about 100 modules) at start-up. The
+ * agent's routes validate with zod and declare no schemas, so the compilers are loaded from Fastify's own
+ * dependencies only if a schema ever needs one.
+ */
+type SchemaCompilers = NonNullable<FastifyServerOptions['schemaController']>['compilersFactory'];
+
+function lazySchemaCompilers() {
+  const fromFastify = createRequire(createRequire(import.meta.url).resolve('fastify'));
+  const lazy = (name: string) => {
+    let factory: ((...args: unknown[]) => unknown) | undefined;
+    return (...args: unknown[]) => {
+      factory ??= (fromFastify(name) as () => (...args: unknown[]) => unknown)();
+      return factory(...args);
+    };
+  };
+  return {
+    buildValidator: lazy('@fastify/ajv-compiler'),
+    buildSerializer: lazy('@fastify/fast-json-stringify-compiler'),
+  };
+}
+
 const PUBLIC_PATHS = new Set(['/health', '/ready']);
 
 /** The HTTP error shape of PROTOCOL.md §2.3: `error` is a string, `code` an extension. */
@@ -68,6 +93,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     keepAliveTimeout: 65_000,
     requestTimeout: 120_000,
     return503OnClosing: false,
+    schemaController: { compilersFactory: lazySchemaCompilers() as SchemaCompilers },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
   // Slowloris guard: a client gets 10 s to send its headers.

@@ -233,3 +233,35 @@ describe('routing', () => {
     expect((await built.app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
   });
 });
+
+describe('schema compilers', () => {
+  it('loads Fastify’s JSON-schema compilers only when a route declares a schema, and they still work', async () => {
+    const app = await buildHttpApp({
+      token: TOKEN,
+      dispatcher: new Dispatcher({ registry: new ServerRegistry(new ServerStore('/nonexistent', log)), log }),
+      status,
+      logger: log,
+      bodyLimitBytes: 16 * 1024,
+      authFailuresPerMinute: 10,
+      plugins: [
+        async (fastify) => {
+          fastify.get(
+            '/api/schema-probe',
+            {
+              schema: {
+                querystring: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] },
+                response: { 200: { type: 'object', properties: { n: { type: 'integer' } } } },
+              },
+            },
+            async (request) => ({ n: (request.query as { n: number }).n, dropped: 'by the serializer' }),
+          );
+        },
+      ],
+    });
+    const ok = await app.app.inject({ method: 'GET', url: '/api/schema-probe?n=7', headers: auth });
+    expect(ok.json()).toEqual({ n: 7 });
+    const bad = await app.app.inject({ method: 'GET', url: '/api/schema-probe?n=x', headers: auth });
+    expect(bad.json()).toMatchObject({ success: false, code: 'BAD_REQUEST' });
+    await app.app.close();
+  });
+});
