@@ -21,5 +21,5 @@ COPY --from=build /src/dist ./dist
 EXPOSE 8081
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8081/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "--max-semi-space-size=1", "dist/cli/bin.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--no-maglev", "--invocation-count-for-turbofan=1000000", "--invocation-count-for-osr=500000", "--optimize-for-size", "dist/cli/bin.js"]
 CMD ["run"]

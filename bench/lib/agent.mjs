@@ -5,6 +5,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Docker from 'dockerode';
+import { NODE_FLAGS } from '../../dist/cli/node-flags.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../dist/cli/bin.js');
 
@@ -16,8 +17,8 @@ export async function startAgentProcess(extraEnv = {}, config = {}) {
   await writeFile(path.join(dataDir, 'agent-id'), `${agentId}\n`);
   const configFile = path.join(dataDir, 'bench-config.yml');
   await writeFile(configFile, JSON.stringify({ docker: { network: 'ctrl-alt-play-test' }, ...config }));
-  // The same V8 flag as `npm start`, the systemd unit and the image.
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean), BIN, 'run', '--config', configFile], {
+  // The same V8 flags as `npm start`, the systemd unit and the image.
+  const child = spawn(process.execPath, [...NODE_FLAGS, BIN, 'run', '--config', configFile], {
     env: {
       PATH: process.env.PATH,
       AGENT_DATA_DIR: dataDir,

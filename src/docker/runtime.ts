@@ -145,7 +145,7 @@ export class DockerRuntime {
       if (!isConflict((err as AgentError).cause)) throw err;
     }
     const [keep, ...extra] = (await named()).sort(
-      (a, b) => Date.parse(a.Created ?? '') - Date.parse(b.Created ?? '') || a.Id.localeCompare(b.Id),
+      (a, b) => Date.parse(a.Created ?? '') - Date.parse(b.Created ?? '') || (a.Id < b.Id ? -1 : 1),
     );
     for (const copy of extra) {
       if (copy.Labels?.[LABEL_MANAGED] !== 'true') continue;

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { commandClient } from './agent.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../dist/cli/bin.js');
@@ -25,7 +26,8 @@ export async function spawnAgent(
   args: string[] = [],
   timeoutMs = 20_000,
 ): Promise<AgentProcess> {
-  const child = spawn(process.execPath, [BIN, 'run', ...args], {
+  // With the production V8 flags, as the systemd unit and the image start it.
+  const child = spawn(process.execPath, [...NODE_FLAGS, BIN, 'run', ...args], {
     env: { PATH: process.env.PATH ?? '', AGENT_HOST: '127.0.0.1', AGENT_PORT: '0', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -238,7 +238,11 @@ describe('schema compilers', () => {
   it('loads Fastify’s JSON-schema compilers only when a route declares a schema, and they still work', async () => {
     const app = await buildHttpApp({
       token: TOKEN,
-      dispatcher: new Dispatcher({ registry: new ServerRegistry(new ServerStore('/nonexistent', log)), log }),
+      dispatcher: new Dispatcher({
+        registry: new ServerRegistry(new ServerStore('/nonexistent', log)),
+        log,
+        replyDeadlineMs: 1000,
+      }),
       status,
       logger: log,
       bodyLimitBytes: 16 * 1024,
