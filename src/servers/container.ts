@@ -8,7 +8,7 @@ import { resolveStartup } from './spec.js';
 
 /** The hash of everything that shapes the container; a change means the container must be re-created. */
 export function specHash(server: Server): string {
-  const { createdAt: _c, updatedAt: _u, name: _n, ...shape } = server.spec;
+  const { createdAt: _c, updatedAt: _u, name: _n, consoleBufferLines: _b, ...shape } = server.spec;
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
 }
 

@@ -50,7 +50,7 @@ export class ServerManager {
       console: new ServerConsole({
         serverId: id,
         bus: ctx.bus,
-        historyLines: ctx.config.servers.consoleHistoryLines,
+        historyLines: record.spec.consoleBufferLines ?? ctx.config.servers.consoleHistoryLines,
         historyBytes: ctx.config.servers.consoleHistoryBytes,
         floodLinesPerSecond: ctx.config.servers.consoleFloodLinesPerSecond,
         maxBytesPerSecond: ctx.config.servers.consoleMaxBytesPerSecond,

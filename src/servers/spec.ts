@@ -113,6 +113,8 @@ export interface ServerSpec {
   startupDone: string | undefined;
   restartPolicy?: 'off' | 'on_crash' | undefined;
   denylist?: string[] | undefined;
+  /** Console history in lines, set by console:settings:update; kept across restarts and re-creates. */
+  consoleBufferLines?: number | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -145,6 +147,7 @@ export function specFromPayload(
     startupDone: payload.startupDone,
     restartPolicy: payload.restartPolicy,
     denylist: payload.denylist,
+    consoleBufferLines: previous?.consoleBufferLines,
     createdAt: previous?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),
   };

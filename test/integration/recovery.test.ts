@@ -37,7 +37,7 @@ async function createRunning(agent: TestAgent, startup = 'sleep 1000') {
 }
 
 describe('agent restarts', () => {
-  it('reattaches to a running server without restarting it, and keeps specs and aliases', async () => {
+  it('reattaches to a running server without restarting it, and keeps specs, aliases and console settings', async () => {
     const prepared = await prepareDataDir();
     cleanup.push(() => removeDataDir(prepared.dataDir));
     const first = await startTestAgent({}, prepared);
@@ -45,6 +45,8 @@ describe('agent restarts', () => {
     expect(
       (await first.command({ action: 'add_alias', serverId: id, payload: { alias: 'cm3y0q7rt0004' } })).success,
     ).toBe(true);
+    const settings = { action: 'console:settings:update', serverId: id, payload: { settings: { bufferSize: 2500 } } };
+    expect((await first.command(settings)).data.settings.bufferSize).toBe(2500);
     const startedAt = (await (await containerOf(prepared.agentId, id))?.inspect())?.State.StartedAt;
     await first.stop();
 
@@ -59,6 +61,8 @@ describe('agent restarts', () => {
     expect(list.data.servers).toEqual([
       expect.objectContaining({ serverId: id, aliases: ['cm3y0q7rt0004'], status: 'running' }),
     ]);
+    const kept = await second.command({ action: 'console:settings:get', serverId: id });
+    expect(kept.data.settings.bufferSize).toBe(2500);
     await second.command({ action: 'kill_server', serverId: id });
   });
 

@@ -180,7 +180,11 @@ export function consoleActions(ctx: ServerContext): ActionDefinition[] {
         settings: z.object({ bufferSize: z.coerce.number().int().min(1000).max(100_000).optional() }).loose(),
       }),
       async run({ server }, p) {
-        if (p.settings.bufferSize !== undefined) server.console.resize(p.settings.bufferSize);
+        if (p.settings.bufferSize !== undefined) {
+          server.console.resize(p.settings.bufferSize);
+          server.spec = { ...server.spec, consoleBufferLines: server.console.capacity };
+          await server.persist();
+        }
         return { data: { settings: { bufferSize: server.console.capacity } } };
       },
     }),
