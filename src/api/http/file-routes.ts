@@ -1,8 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { close, constants, createReadStream, createWriteStream, open as fsOpen, fstat } from 'node:fs';
+import { close, constants, createReadStream, open as fsOpen, fstat } from 'node:fs';
 import { lstat, rename, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError, toAgentError } from '../../errors.js';
@@ -11,6 +10,7 @@ import type { FileAccess } from '../../files/server-file-access.js';
 import { finishFile, fsError } from '../../files/server-files.js';
 import type { ServerRegistry } from '../../servers/registry.js';
 import { errorBody, type HttpHelpers } from './app.js';
+import { writeBody } from './write-body.js';
 
 /**
  * Streaming file transfer beside the command API (base64 in JSON suits configs, not a 2 GB world):
@@ -189,21 +189,18 @@ export function fileRoutes(deps: {
               constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
               0o644,
             );
-            let written = 0;
             const body = (request.body ?? request.raw) as Readable;
-            body.on('data', (chunk: Buffer) => {
-              written += chunk.length;
-              if (written > cap)
-                body.destroy(new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`));
-            });
+            let written = 0;
             try {
-              // Callback writes on a numeric fd (the stream closes it): FileHandle streams pay a promise per chunk.
-              await pipeline(body, createWriteStream('', { fd, highWaterMark: STREAM_CHUNK }));
+              try {
+                written = await writeBody(body, fd, cap);
+              } finally {
+                await closeFd(fd);
+              }
               await quota.reserve(written - (previous?.size ?? 0));
               await finishFile(tmpAt, 0o644, deps.owner);
               await rename(tmpAt, loc.at);
             } catch (err) {
-              await closeFd(fd).catch(() => undefined);
               await unlink(tmpAt).catch(() => undefined);
               throw err;
             }

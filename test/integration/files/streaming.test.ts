@@ -1,6 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { removeDataDir, startTestAgent, type TestAgent, uuid, waitForStatus } from '../../helpers/agent.js';
+import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../../helpers/agent.js';
 import { TEST_IMAGE } from '../../helpers/constants.js';
 
 let agent: TestAgent;
@@ -52,6 +55,27 @@ describe('streaming file transfer', () => {
     expect(anonymous.status).toBe(401);
     const outside = await fetch(url('../../etc/passwd'), { headers: auth() });
     expect(((await outside.json()) as { code: string }).code).toBe('PATH_OUTSIDE_ROOT');
+  });
+
+  it('leaves nothing behind when the client goes away mid-upload, and keeps serving', async () => {
+    const { port } = new URL(agent.url);
+    const path = `/api/servers/${id}/files/content?path=${encodeURIComponent('/cut.bin')}`;
+    await new Promise<void>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          `PUT ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${agent.token}\r\n` +
+            'Content-Length: 10000000\r\n\r\n',
+        );
+        socket.write(randomBytes(2 * 1024 * 1024), () => setTimeout(() => socket.destroy(), 200));
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    const root = join(agent.dataDir, 'volumes', id);
+    await waitFor(async () => (await readdir(root)).every((name) => !name.includes('cut')), 'the temporary file to go');
+    const list = await agent.command({ action: 'list_files', serverId: id, payload: { path: '/' } });
+    expect(list.success).toBe(true);
+    expect(list.data.files.map((f: { name: string }) => f.name)).not.toContain('cut.bin');
   });
 
   it('accepts a signed URL from get_file_url, and only for its method and path', async () => {
