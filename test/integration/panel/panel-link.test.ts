@@ -1,5 +1,9 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { prepareDataDir, removeDataDir, startTestAgent, type TestAgent, uuid, waitFor } from '../../helpers/agent.js';
@@ -11,12 +15,22 @@ class FakePanel {
   readonly requests: IncomingMessage[] = [];
   socket: WebSocket | undefined;
   private server: WebSocketServer | undefined;
+  private https: HttpsServer | undefined;
 
   constructor(private readonly onConnect: (panel: FakePanel, socket: WebSocket) => void = () => undefined) {}
 
-  async listen(port = 0): Promise<number> {
-    const server = new WebSocketServer({ host: '127.0.0.1', port });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  /** Listens on plain ws://, or on wss:// when given a certificate and key. */
+  async listen(port = 0, tls?: { cert: string; key: string }): Promise<number> {
+    let server: WebSocketServer;
+    if (tls) {
+      const https = createHttpsServer(tls);
+      this.https = https;
+      await new Promise<void>((resolve) => https.listen(port, '127.0.0.1', resolve));
+      server = new WebSocketServer({ server: https });
+    } else {
+      server = new WebSocketServer({ host: '127.0.0.1', port });
+      await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    }
     server.on('connection', (socket, request) => {
       this.socket = socket;
       this.requests.push(request);
@@ -24,7 +38,7 @@ class FakePanel {
       this.onConnect(this, socket);
     });
     this.server = server;
-    return (server.address() as AddressInfo).port;
+    return ((this.https ?? server).address() as AddressInfo).port;
   }
 
   send(frame: Record<string, unknown>): void {
@@ -39,6 +53,9 @@ class FakePanel {
     for (const client of this.server?.clients ?? []) client.terminate();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     this.server = undefined;
+    this.https?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.https ? this.https.close(() => resolve()) : resolve()));
+    this.https = undefined;
   }
 }
 
@@ -226,5 +243,41 @@ describe('outbound panel link', () => {
     expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
     expect(new Set(seqs).size).toBe(seqs.length);
     expect(events.some((f) => f.serverId === a && f.data.currentStatus === 'offline')).toBe(true);
+  });
+});
+
+describe('outbound panel link over TLS', () => {
+  it('dials wss:// trusting the configured CA file, and refuses the same panel without it', async () => {
+    const prepared = await prepareDataDir();
+    cleanup.push(() => removeDataDir(prepared.dataDir));
+    const keyFile = path.join(prepared.dataDir, 'panel-key.pem');
+    const caFile = path.join(prepared.dataDir, 'panel-ca.pem');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1'].concat([
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        caFile,
+      ]),
+      { stdio: 'ignore' },
+    );
+    const panel = new FakePanel((p) => p.send({ type: 'welcome', id: 'h' }));
+    const port = await panel.listen(0, { cert: readFileSync(caFile, 'utf8'), key: readFileSync(keyFile, 'utf8') });
+    cleanup.push(() => panel.close());
+
+    const untrusting = await startTestAgent({ panel: { url: `https://127.0.0.1:${port}` } });
+    cleanup.push(async () => {
+      await untrusting.stop();
+      await removeDataDir(untrusting.dataDir);
+    });
+    const trusting = await agentFor(port, { url: `https://127.0.0.1:${port}`, caFile }, prepared);
+    const hello = await panel.next((f) => f.type === 'hello' && f.agentId === trusting.agentId, 'hello over wss');
+    expect(hello).toBeDefined();
+    await waitFor(async () => (await status(trusting)) === 'established', 'established over wss');
+    expect(panel.frames.some((f) => f.agentId === untrusting.agentId)).toBe(false);
+    expect(await status(untrusting)).not.toBe('established');
   });
 });
