@@ -93,11 +93,7 @@ export async function run(record) {
     // disk and page cache here are shared and drift within seconds, so a ratio of medians taken minutes apart
     // would measure the machine. The figures are the medians over the rounds.
     const ROUNDS = 7;
-    const copies = [];
-    const upRatios = [];
-    const downRatios = [];
-    const ups = [];
-    const downs = [];
+    const rounds = [];
     const copy = () =>
       pipeline(createReadStream(source, CHUNK), createWriteStream(path.join(agent.dataDir, 'bench-copy.bin'), CHUNK));
     await copy(); // warm-up: page cache, JIT
@@ -106,19 +102,15 @@ export async function run(record) {
       const copyMs = await timed(copy);
       const upMs = await timed(() => move('PUT', url, agent.token, source));
       const downMs = await timed(() => move('GET', url, agent.token, path.join(agent.dataDir, 'bench-download.bin')));
-      copies.push(copyMs);
-      ups.push(upMs);
-      downs.push(downMs);
-      upRatios.push(copyMs / upMs);
-      downRatios.push(copyMs / downMs);
+      rounds.push({ copyMs, upMs, downMs });
     }
-    const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const median = (pick) => rounds.map(pick).sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
     const mbps = (ms) => SIZE_MB / (ms / 1000);
-    record({ name: `plain stream copy of ${SIZE_MB} MB (median)`, value: mbps(median(copies)), unit: 'MB/s' });
-    record({ name: 'streaming upload via agent (median)', value: mbps(median(ups)), unit: 'MB/s' });
-    record({ name: 'streaming download via agent (median)', value: mbps(median(downs)), unit: 'MB/s' });
-    const up = median(upRatios);
-    const down = median(downRatios);
+    record({ name: `plain stream copy of ${SIZE_MB} MB (median)`, value: mbps(median((r) => r.copyMs)), unit: 'MB/s' });
+    record({ name: 'streaming upload via agent (median)', value: mbps(median((r) => r.upMs)), unit: 'MB/s' });
+    record({ name: 'streaming download via agent (median)', value: mbps(median((r) => r.downMs)), unit: 'MB/s' });
+    const up = median((r) => r.copyMs / r.upMs);
+    const down = median((r) => r.copyMs / r.downMs);
     record({ name: 'upload throughput ratio agent/copy', value: up, unit: 'x', target: '>= 0.7', pass: up >= 0.7 });
     record({
       name: 'download throughput ratio agent/copy',

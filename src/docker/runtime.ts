@@ -147,14 +147,21 @@ export class DockerRuntime {
     const [keep, ...extra] = (await named()).sort(
       (a, b) => Date.parse(a.Created ?? '') - Date.parse(b.Created ?? '') || (a.Id < b.Id ? -1 : 1),
     );
+    const removed: string[] = [];
     for (const copy of extra) {
       if (copy.Labels?.[LABEL_MANAGED] !== 'true') continue;
       await this.docker
         .getNetwork(copy.Id)
         .remove()
+        .then(() => removed.push(copy.Id))
         .catch(() => undefined); // in use, or already removed by the other agent
     }
-    if (extra.length) this.log.warn({ network: name, kept: keep?.Id }, 'removed duplicate copies of the network');
+    if (extra.length) {
+      this.log.warn(
+        { network: name, kept: keep?.Id, removed, left: extra.length - removed.length },
+        'duplicate networks',
+      );
+    }
   }
 
   async inspectImage(ref: string): Promise<ImageFacts | undefined> {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { NODE_FLAGS } from '../../../src/cli/node-flags.js';
@@ -13,8 +14,7 @@ describe('V8 flags of every launch', () => {
     expect(read('Dockerfile')).toContain(`ENTRYPOINT ["node", ${NODE_FLAGS.map((f) => `"${f}"`).join(', ')}, `);
   });
 
-  it('are flags this Node accepts', async () => {
-    const { execFileSync } = await import('node:child_process');
+  it('are flags this Node accepts', () => {
     expect(
       execFileSync(process.execPath, [...NODE_FLAGS, '-e', 'process.stdout.write("ok")'], { encoding: 'utf8' }),
     ).toBe('ok');
