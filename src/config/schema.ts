@@ -117,6 +117,11 @@ export const configSchema = z.strictObject({
       appIds: z.record(z.string(), z.string()).default({}),
       /** Downloads may reach private and loopback addresses (only for closed test setups). */
       allowPrivateAddresses: bool.default(false),
+      /**
+       * Downloads may use plain http (only for closed test setups). A separate switch from allowPrivateAddresses:
+       * a LAN mirror needs private addresses, not a channel on which the mod can be swapped before it is extracted.
+       */
+      allowHttp: bool.default(false),
       maxDownloadBytes: positiveInt.default(2 * 1024 * 1024 * 1024),
     })
     .prefault({}),

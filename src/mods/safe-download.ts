@@ -1,10 +1,11 @@
-import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
+import { promises as dns, type LookupAddress, type LookupOptions } from 'node:dns';
 import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
-import { isIP } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { AgentError } from '../errors.js';
+import type { AddressPolicy } from './address-policy.js';
 
 // `import http from 'node:http'` in ESM builds the module's namespace, which reads Node 24's lazy http.WebSocket
 // family of exports and so loads the whole bundled undici: about 14 MB of resident memory on every host for
@@ -13,98 +14,103 @@ const http = createRequire(import.meta.url)('node:http') as typeof import('node:
 
 /**
  * Downloads a mod from a URL the panel (or a user behind it) chose, without letting it reach the host's own
- * network: every address a name resolves to is checked at connect time (the check is the socket's own lookup,
- * so DNS rebinding between check and connect is impossible), redirects are followed by hand and re-checked, and
- * the size is capped while bytes arrive.
+ * network: every address is judged by one policy, whether it is written in the URL, returned by a lookup (the
+ * check is the socket's own lookup, so DNS rebinding between check and connect is impossible) or named by a
+ * redirect (followed by hand and re-checked hop by hop). The size is capped while bytes arrive.
  */
 
-/** Loopback, private, link-local, CGNAT, multicast, reserved and unspecified ranges, IPv4 and IPv6. */
-export function isPrivateAddress(address: string): boolean {
-  if (isIP(address) === 4) {
-    const [a = 0, b = 0] = address.split('.').map(Number);
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 100 && b >= 64 && b <= 127) ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 192 && b === 0) ||
-      (a === 198 && (b === 18 || b === 19)) ||
-      a >= 224
-    );
-  }
-  const v6 = address.toLowerCase();
-  if (v6.startsWith('::ffff:')) return isPrivateAddress(v6.slice(7));
-  return (
-    v6 === '::' ||
-    v6 === '::1' ||
-    v6.startsWith('fc') ||
-    v6.startsWith('fd') ||
-    v6.startsWith('fe8') ||
-    v6.startsWith('fe9') ||
-    v6.startsWith('fea') ||
-    v6.startsWith('feb') ||
-    v6.startsWith('ff')
-  );
-}
+export type Resolve = (hostname: string, options: LookupOptions) => Promise<LookupAddress[]>;
 
 export interface DownloadOptions {
-  allowPrivate: boolean;
+  /** Judges every address connected to: URL literals, lookup results, every redirect hop. */
+  addressPolicy: AddressPolicy;
+  /**
+   * Plain http, for closed test setups. Off, an http URL or a redirect to one is refused: on the way a mod can be
+   * swapped for anything (sha256 is optional), and the server extracts and runs what it receives.
+   */
+  allowHttp: boolean;
   maxBytes: number;
   maxRedirects: number;
   timeoutMs: number;
   userAgent: string;
+  /** Name resolution; `dns.lookup` unless a test answers for names it made up. Its answers are checked the same. */
+  resolve?: Resolve;
   onProgress?: (bytes: number, total: number | undefined) => void;
   /** Sees every chunk as it is written (checksums), so nothing needs to read the file back. */
   onChunk?: (chunk: Buffer) => void;
 }
 
-function guardedLookup(allowPrivate: boolean) {
-  return (
-    hostname: string,
-    options: object,
-    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
-  ) => {
-    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return callback(err, '', 0);
-      const list = addresses as LookupAddress[];
-      const blocked = !allowPrivate && list.some((a) => isPrivateAddress(a.address));
-      if (blocked) {
-        const error = new AgentError('PERMISSION_DENIED', `${hostname} resolves to a private or local address`);
-        return callback(error as unknown as NodeJS.ErrnoException, '', 0);
-      }
-      const first = list[0];
-      if ((options as { all?: boolean }).all) return callback(null, list);
-      return callback(null, first?.address ?? '', first?.family ?? 4);
-    });
+const systemResolve: Resolve = (hostname, options) => dns.lookup(hostname, { ...options, all: true });
+
+/** The one gate every address passes: throws PERMISSION_DENIED when the policy refuses it. */
+function admit(policy: AddressPolicy, address: string, shownAs: string): void {
+  const why = policy(address);
+  if (why !== undefined) {
+    throw new AgentError(
+      'PERMISSION_DENIED',
+      `downloadUrl: ${shownAs} is a private, local or special-purpose address: ${why}`,
+      {
+        address,
+        range: why,
+      },
+    );
+  }
+}
+
+/**
+ * The IP address a URL names directly, if it does. WHATWG parsing has already folded every IPv4 spelling
+ * (`0x7f.1`, `2130706433`) into dotted quads and compressed IPv6 inside brackets; node connects to a literal
+ * without calling the lookup, so a literal must be judged here.
+ */
+function literalAddress(url: URL): string | undefined {
+  const host = url.hostname.startsWith('[') && url.hostname.endsWith(']') ? url.hostname.slice(1, -1) : url.hostname;
+  return isIP(host) ? host : undefined;
+}
+
+function guardedLookup(policy: AddressPolicy, resolve: Resolve): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, options).then(
+      (list) => {
+        let error: AgentError | undefined;
+        try {
+          // Every answer, not just the first: with autoSelectFamily the socket may try any of them.
+          for (const a of list) admit(policy, a.address, `${hostname} (${a.address})`);
+          if (list.length === 0) error = new AgentError('INVALID_PAYLOAD', `downloadUrl: ${hostname} has no address`);
+        } catch (err) {
+          error = err as AgentError;
+        }
+        if (error) return callback(error as unknown as NodeJS.ErrnoException, '', 0);
+        const first = list[0] as LookupAddress;
+        if (options.all) return callback(null, list);
+        return callback(null, first.address, first.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+    );
   };
 }
 
-/** Streams `url` into `out`; returns the byte count. Refuses non-http(s), private targets, loops and oversize. */
+function checkHop(url: URL, options: DownloadOptions): void {
+  if (url.protocol === 'http:' && !options.allowHttp) {
+    throw new AgentError('CONFIG_INVALID', 'downloadUrl: plain http is refused on this node; use https');
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new AgentError('INVALID_PAYLOAD', `downloadUrl: ${url.protocol} URLs are not downloaded directly`);
+  }
+  const literal = literalAddress(url);
+  if (literal !== undefined) admit(options.addressPolicy, literal, url.hostname);
+}
+
+/** Streams `url` into `out`; returns the byte count. Refuses other schemes, refused addresses, loops and oversize. */
 export async function safeDownload(url: string, out: FileHandle, options: DownloadOptions): Promise<number> {
+  const lookup = guardedLookup(options.addressPolicy, options.resolve ?? systemResolve);
   let current = new URL(url);
   for (let hop = 0; hop <= options.maxRedirects; hop++) {
-    if (current.protocol !== 'https:' && current.protocol !== 'http:') {
-      throw new AgentError('INVALID_PAYLOAD', `downloadUrl: ${current.protocol} URLs are not downloaded directly`);
-    }
-    if (
-      !options.allowPrivate &&
-      isIP(current.hostname.replace(/^\[|\]$/g, '')) &&
-      isPrivateAddress(current.hostname.replace(/^\[|\]$/g, ''))
-    ) {
-      throw new AgentError('PERMISSION_DENIED', `downloadUrl: ${current.hostname} is a private or local address`);
-    }
+    checkHop(current, options);
     const client = current.protocol === 'https:' ? https : http;
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = client.get(
         current,
-        {
-          lookup: guardedLookup(options.allowPrivate),
-          headers: { 'user-agent': options.userAgent },
-          timeout: options.timeoutMs,
-        },
+        { lookup, headers: { 'user-agent': options.userAgent }, timeout: options.timeoutMs },
         resolve,
       );
       req.on('timeout', () => req.destroy(new AgentError('TIMEOUT', 'the download stalled')));
@@ -113,7 +119,7 @@ export async function safeDownload(url: string, out: FileHandle, options: Downlo
     const status = res.statusCode ?? 0;
     if (status >= 300 && status < 400 && res.headers.location) {
       res.resume();
-      current = new URL(res.headers.location, current);
+      current = nextHop(res.headers.location, current);
       continue;
     }
     if (status !== 200) {
@@ -139,4 +145,14 @@ export async function safeDownload(url: string, out: FileHandle, options: Downlo
     return bytes;
   }
   throw new AgentError('INVALID_PAYLOAD', `downloadUrl: more than ${options.maxRedirects} redirects`);
+}
+
+function nextHop(location: string, from: URL): URL {
+  try {
+    return new URL(location, from);
+  } catch (err) {
+    throw new AgentError('INVALID_PAYLOAD', 'downloadUrl: a redirect named an unparseable location', undefined, {
+      cause: err,
+    });
+  }
 }

@@ -9,6 +9,7 @@ import { sniffFormat } from '../../files/archives.js';
 import { fdPath, tempBeside } from '../../files/jail.js';
 import { displayPath, toSegments } from '../../files/path-rules.js';
 import type { FileAccess } from '../../files/server-file-access.js';
+import { anyAddress, publicAddressesOnly } from '../../mods/address-policy.js';
 import { safeDownload } from '../../mods/safe-download.js';
 import type { WebhookOutbox } from '../../mods/webhook-outbox.js';
 import type { ServerContext } from '../../servers/context.js';
@@ -115,7 +116,8 @@ export function modActions(deps: {
       try {
         let reported = 0;
         bytes = await safeDownload(url, out, {
-          allowPrivate: deps.config.allowPrivateAddresses,
+          addressPolicy: deps.config.allowPrivateAddresses ? anyAddress : publicAddressesOnly,
+          allowHttp: deps.config.allowHttp,
           maxBytes: deps.config.maxDownloadBytes,
           maxRedirects: 5,
           timeoutMs: 60_000,
