@@ -19,6 +19,7 @@ import type { AgentConfig } from './config/schema.js';
 import { DockerHealth } from './docker/health.js';
 import { DockerRuntime } from './docker/runtime.js';
 import { EVENT_NAMES, EventBus } from './events/bus.js';
+import { measureTree } from './files/disk-measure.js';
 import { FileAccess } from './files/server-file-access.js';
 import { createLogger } from './logging.js';
 import { HostMetrics, systemLoadPercent } from './metrics/host-metrics.js';
@@ -101,7 +102,7 @@ export async function startAgent(
     store,
     bus,
     log: log.child({ component: 'servers' }),
-    disk: new DiskUsageTracker(),
+    disk: new DiskUsageTracker({ measure: measureTree }),
     host: { ioWeight: true },
     runAs: resolveRunAs(config.servers.user),
   };
@@ -234,7 +235,7 @@ export async function startAgent(
     https,
     plugins: [
       wsPlugin(hub, { allowedOrigins: config.ws.allowedOrigins, maxPayloadBytes: config.http.bodyLimitBytes }),
-      fileRoutes({ registry, access: fileAccess, signer: urlSigner, owner: ctx.runAs }),
+      fileRoutes({ registry, access: fileAccess, signer: urlSigner }),
     ],
     status: {
       nodeId: config.nodeId,

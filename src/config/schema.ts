@@ -54,6 +54,12 @@ export const configSchema = z.strictObject({
       host: z.string().min(1).optional(),
       /** The bridge network every game server joins; created when missing. */
       network: z.string().min(1).default('ctrl-alt-play'),
+      /**
+       * The bridge network install containers join; created when missing. Installs download games, so it has
+       * outbound access, but it is not the game network: an install script never shares a segment with tenants'
+       * running servers.
+       */
+      installNetwork: z.string().min(1).default('ctrl-alt-play-install'),
       pullTimeoutMs: positiveInt.default(15 * 60_000),
       /** Calls to the Engine that take longer than this are treated as DOCKER_UNAVAILABLE. */
       apiTimeoutMs: positiveInt.default(20_000),
@@ -72,6 +78,18 @@ export const configSchema = z.strictObject({
       /** PID cap per container: stops fork bombs without bothering real game servers. */
       pidsLimit: positiveInt.default(2048),
       tmpSizeMb: positiveInt.default(256),
+      /**
+       * Floors of an install container's limits: the server's own limits apply when larger. Installers unpack
+       * and apt-get in one go, which small game limits (or "0", unlimited) would starve or leave unbounded.
+       */
+      installMemoryMb: positiveInt.default(1024),
+      installCpuPercent: positiveInt.default(100),
+      /**
+       * Bounds of the walk after an install (tree-sanitize.ts): entries visited, and directory depth. Each level
+       * holds two descriptors open, so the depth also bounds the walk's open handles (2 x depth).
+       */
+      sanitizeMaxEntries: positiveInt.default(1_000_000),
+      sanitizeMaxDepth: z.coerce.number().int().min(1).max(256).default(64),
       /** Run Docker's init as PID 1 to reap zombies and forward signals. */
       init: bool.default(false),
       /** Address published ports bind to when the payload names none. */
@@ -105,8 +123,17 @@ export const configSchema = z.strictObject({
       searchTimeMs: positiveInt.default(10_000),
       /** bg actions (archives, copies) answer `pending` with an operationId after this long. */
       backgroundAfterMs: positiveInt.default(20_000),
-      /** Glob patterns (root-relative, `*` within a name, `**` across directories) no file action may touch. */
+      /**
+       * Glob patterns no file action may touch (picomatch: braces, classes, `**`). A pattern without `/` matches a
+       * name at any depth, one with `/` is anchored at the server root; `!pattern` re-allows (last match wins).
+       */
       denylist: z.array(z.string().min(1)).default([]),
+      /** Recursive operations (delete, copy, archives) refuse trees nested deeper than this (2 descriptors/level). */
+      walkMaxDepth: positiveInt.default(128),
+      /** Recursive operations refuse trees with more entries than this. */
+      walkMaxEntries: positiveInt.default(1_000_000),
+      /** Background file operations (copies, archives) running at once per server; more → SERVER_BUSY. */
+      backgroundPerServer: positiveInt.default(4),
       /** Lifetime of signed download/upload URLs minted by get_file_url. */
       signedUrlTtlSeconds: positiveInt.default(300),
     })
@@ -129,7 +156,27 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Origins allowed to open /api/ws from a browser; empty: any request with an Origin is refused. */
       allowedOrigins: z.array(z.string().min(1)).default([]),
+      /** Authenticated sockets. Sockets still waiting for their auth frame have their own cap below. */
       maxConnections: positiveInt.default(100),
+      /**
+       * Sockets upgraded without credentials and not yet authenticated. When full, the oldest waiting socket is
+       * closed with 1013 to make room, so a flood of idle sockets delays a real client by at most its auth
+       * round trip instead of locking it out; each also has authTimeoutMs to authenticate.
+       */
+      maxUnauthenticated: positiveInt.default(32),
+      /**
+       * Largest frame before authentication, and for ticket (browser) sockets, whose actions are console lines
+       * and power: the ws maxPayload, checked from each frame header as data arrives. Node-token sockets get
+       * the HTTP body limit after authenticating (PROTOCOL.md §6.5).
+       */
+      maxPreAuthFrameBytes: positiveInt.default(16 * 1024),
+      /**
+       * Budget of every inbound frame (commands, subscribe, unsubscribe, ping, auth, and protocol pings) per
+       * socket, as a token bucket. A frame over budget gets RATE_LIMITED; as many refusals again (the same
+       * bucket shape) close the socket with 4429. Commands also spend commandsPerSecond.
+       */
+      framesPerSecond: positiveInt.default(50),
+      frameBurst: positiveInt.default(100),
       /** Sockets per server for ticket (browser) connections. */
       maxPerServer: positiveInt.default(20),
       commandsPerSecond: positiveInt.default(20),

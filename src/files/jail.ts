@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, readlink, realpath, stat } from 'node:fs/promises';
+import { lstat, open, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { AgentError } from '../errors.js';
+import type { DenyList } from './deny-list.js';
 import { displayPath, toSegments } from './path-rules.js';
 
 /**
@@ -31,6 +32,8 @@ export interface Located {
   display: string;
   /** The segments of the lexical path. */
   segments: string[];
+  /** The segments of the resolved path (symlinks inside the jail followed where the operation follows them). */
+  real: string[];
   close(): Promise<void>;
 }
 
@@ -38,9 +41,24 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException)?.code;
 }
 
-/** A fresh temporary name beside a located target, in the same held directory (so the final rename is atomic). */
+/** At most `maxBytes` of UTF-8, cut at a character boundary (names are limited in bytes, not UTF-16 units). */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let out = '';
+  for (const ch of text) {
+    bytes += Buffer.byteLength(ch);
+    if (bytes > maxBytes) break;
+    out += ch;
+  }
+  return out;
+}
+
+/**
+ * A fresh temporary name beside a located target, in the same held directory (so the final rename is atomic).
+ * At most 1 + 64 + 1 + 12 + 4 = 82 bytes, so any valid target name (up to 255 bytes) has a valid temporary.
+ */
 export function tempBeside(loc: Pick<Located, 'dir' | 'name'>): string {
-  return fdPath(loc.dir.fd, `.${loc.name.slice(0, 200)}.${randomBytes(6).toString('hex')}.tmp`);
+  return fdPath(loc.dir.fd, `.${truncateUtf8(loc.name, 64)}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
 export function fdPath(fd: number, name = ''): string {
@@ -50,7 +68,20 @@ export function fdPath(fd: number, name = ''): string {
 export class Jail {
   private rootReal: string | undefined;
 
-  constructor(readonly root: string) {}
+  constructor(
+    readonly root: string,
+    readonly deny: DenyList,
+  ) {}
+
+  /** Refuses a path the denylist covers, on its lexical and on its resolved segments. */
+  checkAllowed(field: string, shown: string, ...candidates: readonly string[][]): void {
+    for (const segments of candidates) {
+      const pattern = this.deny.deniedBy(segments);
+      if (pattern !== undefined) {
+        throw new AgentError('PERMISSION_DENIED', `${field}: ${shown} is on the file denylist (${pattern})`);
+      }
+    }
+  }
 
   private async realRoot(): Promise<string> {
     this.rootReal ??= await realpath(this.root);
@@ -73,6 +104,12 @@ export class Jail {
       try {
         existing = await realpath(next);
       } catch (err) {
+        if (errno(err) === 'ELOOP') {
+          throw new AgentError('INVALID_PATH', `${displayPath(segments)} is a symbolic link loop`);
+        }
+        if (errno(err) === 'ENOTDIR') {
+          throw new AgentError('NOT_A_DIRECTORY', `a parent of ${displayPath(segments)} is not a directory`);
+        }
         if (errno(err) !== 'ENOENT') throw err;
         // A dangling symlink: follow its text, so a link to /etc/nonexistent is still outside.
         const link = await readlink(next).catch(() => undefined);
@@ -119,6 +156,7 @@ export class Jail {
         segments[segments.length - 1] as string,
       ];
     }
+    this.checkAllowed(field, displayPath(segments), segments, parts);
     const dir = await this.openDirChain(rootReal, parts.slice(0, -1), field, displayPath(segments));
     const name = parts[parts.length - 1] ?? '';
     return {
@@ -127,6 +165,7 @@ export class Jail {
       at: fdPath(dir.fd, name),
       display: displayPath(segments),
       segments,
+      real: parts,
       close: () => dir.close(),
     };
   }
@@ -192,19 +231,40 @@ export class Jail {
       );
     }
     const parts = path.relative(rootReal, parentReal).split('/').filter(Boolean);
-    const dir = await this.openDirChain(rootReal, parts, field, displayPath(segments), mkdirAt);
     const name = segments[segments.length - 1] as string;
-    return { dir, name, at: fdPath(dir.fd, name), display: displayPath(segments), segments, close: () => dir.close() };
+    this.checkAllowed(field, displayPath(segments), segments, [...parts, name]);
+    const dir = await this.openDirChain(rootReal, parts, field, displayPath(segments), mkdirAt);
+    return {
+      dir,
+      name,
+      at: fdPath(dir.fd, name),
+      display: displayPath(segments),
+      segments,
+      real: [...parts, name],
+      close: () => dir.close(),
+    };
   }
 
-  /** Stat of a symlink's final target when it stays inside the jail; undefined when it leaves or dangles. */
+  /**
+   * The lstat of a symlink's final target when it stays inside the jail; undefined when it leaves, dangles or
+   * loops. The target is located like any other path and stat'ed through its held parent without following,
+   * so a link swapped to point outside between the resolution and the stat shows as a link, never as the
+   * outside file.
+   */
   async linkTarget(segments: string[]): Promise<Stats | undefined> {
-    const rootReal = await this.realRoot();
+    let loc: Located;
     try {
-      const real = await realpath(path.join(rootReal, ...segments));
-      return this.inside(real, rootReal) ? await stat(real) : undefined;
+      loc = await this.locate(displayPath(segments), { follow: true });
     } catch {
       return undefined;
+    }
+    try {
+      const st = loc.name ? await lstat(loc.at) : await loc.dir.stat();
+      return st.isSymbolicLink() ? undefined : st;
+    } catch {
+      return undefined;
+    } finally {
+      await loc.close();
     }
   }
 }

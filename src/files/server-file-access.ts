@@ -4,28 +4,12 @@ import { AgentError } from '../errors.js';
 import type { ServerContext } from '../servers/context.js';
 import type { Server } from '../servers/server.js';
 import { Archiver } from './archives.js';
+import { DenyList } from './deny-list.js';
 import { IdNames } from './file-info.js';
 import { toSegments } from './path-rules.js';
 import { type Quota, ServerFiles } from './server-files.js';
 
 const MIB = 1024 * 1024;
-
-/** Turns a denylist glob into a regex over root-relative paths: `**` spans directories, `*` stays in a name. */
-export function globToRegExp(glob: string): RegExp {
-  const trimmed = glob.replace(/^\/+/, '');
-  let out = '';
-  for (let i = 0; i < trimmed.length; i++) {
-    const ch = trimmed[i] as string;
-    if (ch === '*' && trimmed[i + 1] === '*') {
-      out += '.*';
-      i++;
-      if (trimmed[i + 1] === '/') i++;
-    } else if (ch === '*') out += '[^/]*';
-    else if (ch === '?') out += '[^/]';
-    else out += ch.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  }
-  return new RegExp(`^${out}$`);
-}
 
 /**
  * The file sandbox of each server, built on demand and shared: the jail, the quota (the server's disk limit
@@ -33,19 +17,23 @@ export function globToRegExp(glob: string): RegExp {
  */
 export class FileAccess {
   private readonly names = new IdNames();
-  private readonly deny: RegExp[];
-  private readonly compiled = new WeakMap<object, RegExp[]>();
+  private readonly compiled = new WeakMap<object, DenyList>();
+  /** Background operations running per server (files.backgroundPerServer). */
+  private readonly running = new Map<string, number>();
 
   constructor(
     private readonly ctx: ServerContext,
     readonly config: AgentConfig['files'],
-  ) {
-    this.deny = config.denylist.map(globToRegExp);
-  }
+  ) {}
 
   quota(server: Server): Quota {
     const { disk } = this.ctx;
     return {
+      headroom: async () => {
+        const limitMb = server.spec.limits.disk;
+        if (limitMb === 0) return Number.POSITIVE_INFINITY;
+        return limitMb * MIB - (await disk.usedBytes(server.id, server.dataDir));
+      },
       reserve: async (deltaBytes) => {
         const limitMb = server.spec.limits.disk;
         if (limitMb === 0 || deltaBytes <= 0) return;
@@ -71,36 +59,42 @@ export class FileAccess {
         searchMaxResults: this.config.searchMaxResults,
         searchMaxDepth: this.config.searchMaxDepth,
         searchTimeMs: this.config.searchTimeMs,
+        walkMaxDepth: this.config.walkMaxDepth,
+        walkMaxEntries: this.config.walkMaxEntries,
       },
       this.names,
       this.ctx.runAs,
       this.quota(server),
+      this.denyList(server),
     );
   }
 
   archiver(server: Server): Archiver {
-    return new Archiver(this.files(server), this.quota(server), this.ctx.runAs);
+    return new Archiver(this.files(server), this.ctx.runAs);
   }
 
-  /** The server's own patterns (create_server `denylist`), compiled once per spec. */
-  private serverDeny(server: Server): RegExp[] {
-    const patterns = server.spec.denylist ?? [];
-    if (patterns.length === 0) return [];
+  /** The node's patterns and the server's own (create_server `denylist`), compiled once per spec. */
+  denyList(server: Server): DenyList {
     let compiled = this.compiled.get(server.spec);
     if (!compiled) {
-      compiled = patterns.map(globToRegExp);
+      compiled = new DenyList(this.config.denylist, server.spec.denylist ?? []);
       this.compiled.set(server.spec, compiled);
     }
     return compiled;
   }
 
-  /** Refuses a path the node's or the server's denylist covers (checked on the lexical, normalised path). */
+  /**
+   * An early refusal for actions that hand a path to somebody else before touching it (get_file_url,
+   * install_mod): the sandbox checks the resolved path again when the file is opened.
+   */
   checkAllowed(server: Server, input: unknown, field = 'path'): void {
-    const own = this.serverDeny(server);
-    if (this.deny.length === 0 && own.length === 0) return;
-    const relative = toSegments(input, field).join('/');
-    if (this.deny.some((re) => re.test(relative)) || own.some((re) => re.test(relative))) {
-      throw new AgentError('PERMISSION_DENIED', `${field}: /${relative} is on the file denylist`);
+    const segments = toSegments(input, field);
+    const pattern = this.denyList(server).deniedBy(segments);
+    if (pattern !== undefined) {
+      throw new AgentError(
+        'PERMISSION_DENIED',
+        `${field}: /${segments.join('/')} is on the file denylist (${pattern})`,
+      );
     }
   }
 
@@ -113,8 +107,20 @@ export class FileAccess {
     action: string,
     work: () => Promise<Record<string, unknown>>,
   ): Promise<Record<string, unknown>> {
+    const active = this.running.get(server.id) ?? 0;
+    if (active >= this.config.backgroundPerServer) {
+      throw new AgentError(
+        'SERVER_BUSY',
+        `${active} file operations are already running for this server; try again when one has finished`,
+      );
+    }
+    this.running.set(server.id, active + 1);
     const operationId = `op_${randomBytes(8).toString('hex')}`;
-    const running = work();
+    const running = work().finally(() => {
+      const left = (this.running.get(server.id) ?? 1) - 1;
+      if (left > 0) this.running.set(server.id, left);
+      else this.running.delete(server.id);
+    });
     let timer: NodeJS.Timeout | undefined;
     const later = new Promise<'later'>((resolve) => {
       timer = setTimeout(() => resolve('later'), this.config.backgroundAfterMs);

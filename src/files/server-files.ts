@@ -1,9 +1,14 @@
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { AgentError } from '../errors.js';
+import type { DenyList } from './deny-list.js';
 import { compareEntries, type FileInfo, fileInfo, type IdNames } from './file-info.js';
+import { errno, fsError } from './fs-errors.js';
 import { fdPath, Jail, type Located, tempBeside } from './jail.js';
 import { displayPath } from './path-rules.js';
+import { kindOf, openRegular, readBounded } from './safe-open.js';
+import { assertTreeAllowed, copyTree, type Owner, removeTree } from './tree-ops.js';
+import type { WalkLimits } from './tree-walk.js';
 
 /**
  * Every file operation on one server's directory, all addressed through the Jail (see jail.ts for why). Limits
@@ -16,46 +21,29 @@ export interface FileLimits {
   searchMaxResults: number;
   searchMaxDepth: number;
   searchTimeMs: number;
+  walkMaxDepth: number;
+  walkMaxEntries: number;
 }
 
 export interface Quota {
   /** Throws DISK_LIMIT when `deltaBytes` more would exceed the server's limit. */
   reserve(deltaBytes: number): Promise<void>;
+  /** Bytes that may still be written (Infinity without a limit): a cap for data whose size is not known. */
+  headroom(): Promise<number>;
   adjust(deltaBytes: number): void;
 }
 
 const NOFOLLOW_READ = constants.O_RDONLY | constants.O_NOFOLLOW;
+const WRITE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
-function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException)?.code;
-}
+export { fsError } from './fs-errors.js';
 
-/** Maps the few errno values a file action can meet to catalogue errors naming the path. */
-export function fsError(err: unknown, shown: string): AgentError {
-  if (err instanceof AgentError) return err;
-  switch (errno(err)) {
-    case 'ENOENT':
-      return new AgentError('FILE_NOT_FOUND', `${shown} does not exist`);
-    case 'EEXIST':
-    case 'ENOTEMPTY':
-      return new AgentError('ALREADY_EXISTS', `${shown} already exists`);
-    case 'ENOTDIR':
-      return new AgentError('NOT_A_DIRECTORY', `${shown} is not a directory`);
-    case 'EISDIR':
-      return new AgentError('IS_A_DIRECTORY', `${shown} is a directory`);
-    case 'ELOOP':
-      return new AgentError('PATH_OUTSIDE_ROOT', `${shown} is a symbolic link that cannot be followed here`);
-    case 'ENOSPC':
-    case 'EDQUOT':
-      return new AgentError('DISK_LIMIT', `no space left for ${shown}`);
-    case 'EACCES':
-    case 'EPERM':
-      return new AgentError('PERMISSION_DENIED', `permission denied on ${shown}`);
-    case 'ENAMETOOLONG':
-      return new AgentError('INVALID_PATH', `${shown}: name too long`);
-    default:
-      return new AgentError('INTERNAL_ERROR', `file operation on ${shown} failed`, undefined, { cause: err });
-  }
+/** DISK_LIMIT for `bytes` that do not fit in `headroom`. */
+export function diskLimit(bytes: number, headroom: number): AgentError {
+  return new AgentError(
+    'DISK_LIMIT',
+    `${bytes} bytes do not fit in the ${Math.max(0, headroom)} bytes left of the server's disk limit`,
+  );
 }
 
 /** Mode and owner of a freshly written file, through a handle that does not follow links; returns its size. */
@@ -81,10 +69,16 @@ export class ServerFiles {
     root: string,
     private readonly limits: FileLimits,
     private readonly names: IdNames,
-    private readonly owner: { uid: number; gid: number } | undefined,
-    private readonly quota: Quota,
+    private readonly owner: Owner | undefined,
+    readonly quota: Quota,
+    readonly deny: DenyList,
   ) {
-    this.jail = new Jail(root);
+    this.jail = new Jail(root, deny);
+  }
+
+  /** Bounds of every recursive operation (depth, entries and so descriptors). */
+  get walkLimits(): WalkLimits {
+    return { maxDepth: this.limits.walkMaxDepth, maxEntries: this.limits.walkMaxEntries, onLimit: 'throw' };
   }
 
   /** Runs `fn` with a located path and always releases the directory handle. */
@@ -94,6 +88,18 @@ export class ServerFiles {
     fn: (loc: Located) => Promise<T>,
   ): Promise<T> {
     const loc = await this.jail.locate(input, options);
+    try {
+      return await fn(loc);
+    } catch (err) {
+      throw fsError(err, loc.display);
+    } finally {
+      await loc.close();
+    }
+  }
+
+  /** The same for a path that is about to be created (parents made like `mkdir -p`). */
+  private async withNew<T>(input: unknown, field: string, fn: (loc: Located) => Promise<T>): Promise<T> {
+    const loc = await this.jail.locateForCreate(input, field, this.mkdirAt);
     try {
       return await fn(loc);
     } catch (err) {
@@ -125,13 +131,18 @@ export class ServerFiles {
     return fileInfo(displayPath(segments), st, this.names, { target: await this.jail.linkTarget(segments) });
   }
 
+  /** lstat of a located entry; the root is stat'ed through its handle (its fd path is a magic link). */
+  private statOf(loc: Located): Promise<Stats> {
+    return loc.name ? lstat(loc.at) : loc.dir.stat();
+  }
+
   async list(input: unknown): Promise<{ path: string; files: FileInfo[]; truncated: boolean }> {
     return this.with(input, { follow: true }, async (loc) => {
-      const dirAt = loc.name ? loc.at : fdPath(loc.dir.fd);
-      const st = await stat(dirAt);
-      if (!st.isDirectory()) throw new AgentError('NOT_A_DIRECTORY', `${loc.display} is not a directory`);
       const handle = loc.name
-        ? await open(dirAt, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW)
+        ? await open(loc.at, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW).catch((err) => {
+            if (errno(err) === 'ENOTDIR') throw new AgentError('NOT_A_DIRECTORY', `${loc.display} is not a directory`);
+            throw err;
+          })
         : loc.dir;
       try {
         const names = await readdir(fdPath(handle.fd));
@@ -150,33 +161,21 @@ export class ServerFiles {
   }
 
   async fileInfo(input: unknown): Promise<FileInfo> {
-    return this.with(input, { follow: false }, async (loc) => {
-      const st = await lstat(loc.name ? loc.at : fdPath(loc.dir.fd));
-      return this.info(loc.segments, st);
-    });
+    return this.with(input, { follow: false }, async (loc) => this.info(loc.segments, await this.statOf(loc)));
   }
 
-  /** Opens the file for reading without following a final symlink swapped in after resolution. */
-  private async openFile(loc: Located, maxBytes: number, what: string) {
+  /** Opens a regular file for reading (never a FIFO, socket, device or a link swapped in). */
+  private openFile(loc: Located): Promise<FileHandle> {
     if (!loc.name) throw new AgentError('IS_A_DIRECTORY', `${loc.display} is a directory`);
-    const handle = await open(loc.at, NOFOLLOW_READ);
-    const st = await handle.stat();
-    if (st.isDirectory()) {
-      await handle.close();
-      throw new AgentError('IS_A_DIRECTORY', `${loc.display} is a directory`);
-    }
-    if (st.size > maxBytes) {
-      await handle.close();
-      throw new AgentError('FILE_TOO_LARGE', `${loc.display} is ${st.size} bytes; ${what} takes at most ${maxBytes}`);
-    }
-    return { handle, st };
+    return openRegular(loc.at, loc.display);
   }
 
   async read(input: unknown, maxBytes = this.limits.readMaxBytes, what = 'read_file') {
     return this.with(input, { follow: true }, async (loc) => {
-      const { handle, st } = await this.openFile(loc, maxBytes, what);
+      const handle = await this.openFile(loc);
       try {
-        return { path: loc.display, bytes: await handle.readFile(), modified: st.mtime.toISOString() };
+        const bytes = await readBounded(handle, maxBytes, loc.display, what);
+        return { path: loc.display, bytes, modified: (await handle.stat()).mtime.toISOString() };
       } finally {
         await handle.close();
       }
@@ -184,52 +183,67 @@ export class ServerFiles {
   }
 
   /**
-   * Writes atomically: a temporary file beside the target, fsync, owner and mode, then rename over it. Parent
-   * directories are created. The disk limit is checked against the size difference first.
+   * Opens a regular file for a streamed download; the caller owns the handle. `name` is the file's own name
+   * (for Content-Disposition).
    */
-  async write(input: unknown, bytes: Buffer): Promise<{ path: string; size: number; modified: string }> {
-    const loc = await this.jail.locateForCreate(input, 'path', this.mkdirAt);
-    try {
+  async openForDownload(input: unknown): Promise<{ handle: FileHandle; st: Stats; display: string; name: string }> {
+    return this.with(input, { follow: true }, async (loc) => {
+      const handle = await this.openFile(loc);
+      return { handle, st: await handle.stat(), display: loc.display, name: loc.name };
+    });
+  }
+
+  /**
+   * The one atomic writer: a temporary file beside the target (same held directory), filled by `fill`, fsync'ed,
+   * given mode 644 and the game's owner, then renamed over the target. `fill` receives the handle and the number
+   * of bytes the quota still allows (the bound to enforce while data flows) and returns the bytes written. A
+   * failure anywhere removes the temporary file and leaves the target as it was.
+   */
+  async writeAtomic(
+    input: unknown,
+    field: string,
+    fill: (handle: FileHandle, headroom: number) => Promise<number>,
+    options: { fsync?: boolean } = {},
+  ): Promise<{ path: string; size: number; modified: string }> {
+    return this.withNew(input, field, async (loc) => {
       const previous = await lstat(loc.at).catch(() => undefined);
       if (previous?.isDirectory()) throw new AgentError('IS_A_DIRECTORY', `${loc.display} is a directory`);
-      const delta = bytes.length - (previous?.isFile() ? previous.size : 0);
-      await this.quota.reserve(delta);
+      const replaced = previous?.isFile() ? previous.size : 0;
       const tmpAt = tempBeside(loc);
-      const handle = await open(
-        tmpAt,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o644,
-      );
+      const handle = await open(tmpAt, WRITE_NEW, 0o644);
+      let written: number;
       try {
-        await handle.writeFile(bytes);
-        await handle.sync();
-        await handle.chmod(0o644);
-        if (this.owner && process.getuid?.() === 0) await handle.chown(this.owner.uid, this.owner.gid);
-      } catch (err) {
-        await handle.close();
-        await unlink(tmpAt).catch(() => undefined);
-        throw err;
-      }
-      await handle.close();
-      try {
+        try {
+          written = await fill(handle, (await this.quota.headroom()) + replaced);
+          await this.quota.reserve(written - replaced);
+          if (options.fsync !== false) await handle.sync();
+          await handle.chmod(0o644);
+          if (this.owner && process.getuid?.() === 0) await handle.chown(this.owner.uid, this.owner.gid);
+        } finally {
+          await handle.close();
+        }
         await rename(tmpAt, loc.at);
       } catch (err) {
         await unlink(tmpAt).catch(() => undefined);
         throw err;
       }
-      this.quota.adjust(delta);
+      this.quota.adjust(written - replaced);
       const st = await lstat(loc.at);
       return { path: loc.display, size: st.size, modified: st.mtime.toISOString() };
-    } catch (err) {
-      throw fsError(err, loc.display);
-    } finally {
-      await loc.close();
-    }
+    });
+  }
+
+  /** write_file: the bytes in one atomic replace; the disk limit is checked before anything is written. */
+  async write(input: unknown, bytes: Buffer): Promise<{ path: string; size: number; modified: string }> {
+    return this.writeAtomic(input, 'path', async (handle, headroom) => {
+      if (bytes.length > headroom) throw diskLimit(bytes.length, headroom);
+      await handle.writeFile(bytes);
+      return bytes.length;
+    });
   }
 
   async createDirectory(input: unknown): Promise<{ path: string }> {
-    const loc = await this.jail.locateForCreate(input, 'path', this.mkdirAt);
-    try {
+    return this.withNew(input, 'path', async (loc) => {
       try {
         await this.mkdirAt(loc.at);
       } catch (err) {
@@ -238,49 +252,48 @@ export class ServerFiles {
         if (!st.isDirectory()) throw new AgentError('ALREADY_EXISTS', `${loc.display} exists and is not a directory`);
       }
       return { path: loc.display };
-    } catch (err) {
-      throw fsError(err, loc.display);
-    } finally {
-      await loc.close();
+    });
+  }
+
+  /** A directory for extraction and the like: the root is fine, anything else is created like mkdir -p. */
+  async ensureDirectory(input: unknown, field: string): Promise<void> {
+    const loc = await this.jail.locate(input, { follow: true, field }).catch((err) => {
+      if (err instanceof AgentError && err.code === 'FILE_NOT_FOUND') return undefined;
+      throw err;
+    });
+    const st = loc
+      ? await this.statOf(loc).catch((err) => (errno(err) === 'ENOENT' ? undefined : Promise.reject(err)))
+      : undefined;
+    await loc?.close();
+    if (!st) {
+      await this.createDirectory(input);
+      return;
     }
+    if (!st.isDirectory()) throw new AgentError('NOT_A_DIRECTORY', `${field}: ${loc?.display} is not a directory`);
+  }
+
+  /** Refuses a recursive operation on `loc` when anything below it is denied. */
+  private assertAllowedBelow(loc: Located, field: string): Promise<void> {
+    return assertTreeAllowed(this.deny, loc.dir.fd, loc.name, loc.real, field, this.walkLimits);
   }
 
   /**
-   * Recursive delete that never follows a link: each directory is opened with O_NOFOLLOW from its parent's
-   * handle, so a directory swapped for a symlink mid-walk is unlinked as a link, never descended into.
+   * Recursive delete that never follows a link (tree-walk.ts). Refused whole, before anything is removed, when
+   * the tree holds a denied path.
    */
-  private async removeAt(parentFd: number, name: string): Promise<number> {
-    const at = fdPath(parentFd, name);
-    const st = await lstat(at);
-    if (!st.isDirectory()) {
-      await unlink(at);
-      return st.blocks * 512;
-    }
-    let freed = 0;
-    let handle: Awaited<ReturnType<typeof open>>;
-    try {
-      handle = await open(at, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
-    } catch (err) {
-      if (errno(err) !== 'ELOOP' && errno(err) !== 'ENOTDIR') throw err;
-      await unlink(at);
-      return 0;
-    }
-    try {
-      for (const child of await readdir(fdPath(handle.fd))) freed += await this.removeAt(handle.fd, child);
-    } finally {
-      await handle.close();
-    }
-    await rmdir(at);
-    return freed;
-  }
-
   async delete(input: unknown): Promise<{ path: string; message: string }> {
     return this.with(input, { follow: false }, async (loc) => {
       if (!loc.name) throw new AgentError('INVALID_PATH', 'path: the server root cannot be deleted');
-      const freed = await this.removeAt(loc.dir.fd, loc.name);
+      await this.assertAllowedBelow(loc, 'path');
+      const freed = await removeTree(loc.dir.fd, loc.name, loc.real, this.limits.walkMaxEntries);
       this.quota.adjust(-freed);
       return { path: loc.display, message: `${loc.display} deleted` };
     });
+  }
+
+  /** Whether the resolved `inner` lies in (or is) the resolved `outer`. */
+  private static within(inner: string[], outer: string[]): boolean {
+    return outer.length <= inner.length && outer.every((segment, i) => inner[i] === segment);
   }
 
   /** rename_file and move_file: the destination's parent is created; an existing destination is refused. */
@@ -288,104 +301,69 @@ export class ServerFiles {
     return this.with(from, { follow: false, field: fields[0] }, async (src) => {
       if (!src.name) throw new AgentError('INVALID_PATH', `${fields[0]}: the server root cannot be moved`);
       await lstat(src.at);
-      const dst = await this.jail.locateForCreate(to, fields[1], this.mkdirAt);
-      try {
+      await this.assertAllowedBelow(src, fields[0]);
+      return this.withNew(to, fields[1], async (dst) => {
         if (await lstat(dst.at).catch(() => undefined)) {
           throw new AgentError('ALREADY_EXISTS', `${fields[1]}: ${dst.display} already exists`);
         }
-        if (`${dst.display}/`.startsWith(`${src.display}/`)) {
+        if (ServerFiles.within(dst.real, src.real)) {
           throw new AgentError('INVALID_PATH', `${fields[1]}: cannot move ${src.display} into itself`);
         }
         await rename(src.at, dst.at);
         return { from: src.display, to: dst.display };
-      } catch (err) {
-        throw fsError(err, dst.display);
-      } finally {
-        await dst.close();
-      }
+      });
     });
   }
 
-  /** Recursive, binary-safe copy; symlinks are not copied (their meaning would change in a new place). */
+  /** Recursive, binary-safe copy; links and special files are skipped and counted (tree-ops.ts). */
   async copy(from: unknown, to: unknown): Promise<{ sourcePath: string; destinationPath: string; skipped: number }> {
     return this.with(from, { follow: true, field: 'sourcePath' }, async (src) => {
       if (!src.name) throw new AgentError('INVALID_PATH', 'sourcePath: the server root cannot be copied');
-      const dst = await this.jail.locateForCreate(to, 'destinationPath', this.mkdirAt);
-      try {
+      const st = await lstat(src.at);
+      if (!st.isFile() && !st.isDirectory()) {
+        throw new AgentError('INVALID_PATH', `sourcePath: ${src.display} is ${kindOf(st)}`);
+      }
+      await this.assertAllowedBelow(src, 'sourcePath');
+      return this.withNew(to, 'destinationPath', async (dst) => {
         if (await lstat(dst.at).catch(() => undefined)) {
           throw new AgentError('ALREADY_EXISTS', `destinationPath: ${dst.display} already exists`);
         }
-        if (`${dst.display}/`.startsWith(`${src.display}/`)) {
+        // Compared on resolved paths: `/link → /dir/sub` with link → dir is a copy of dir into itself.
+        if (ServerFiles.within(dst.real, src.real)) {
           throw new AgentError('INVALID_PATH', `destinationPath: cannot copy ${src.display} into itself`);
         }
-        const skipped = await this.copyAt(src.dir.fd, src.name, dst.dir.fd, dst.name);
+        const skipped = await copyTree(
+          { parentFd: src.dir.fd, name: src.name, segments: src.real },
+          { dirFd: dst.dir.fd, name: dst.name },
+          { owner: this.owner, reserve: (n) => this.quota.reserve(n), adjust: (n) => this.quota.adjust(n) },
+          this.walkLimits,
+        );
         return { sourcePath: src.display, destinationPath: dst.display, skipped };
-      } catch (err) {
-        throw fsError(err, dst.display);
-      } finally {
-        await dst.close();
-      }
+      });
     });
   }
 
-  private async copyAt(srcDirFd: number, srcName: string, dstDirFd: number, dstName: string): Promise<number> {
-    const st = await lstat(fdPath(srcDirFd, srcName));
-    if (st.isSymbolicLink() || (!st.isFile() && !st.isDirectory())) return 1;
-    if (st.isFile()) {
-      await this.quota.reserve(st.size);
-      const input = await open(fdPath(srcDirFd, srcName), NOFOLLOW_READ);
-      try {
-        const output = await open(
-          fdPath(dstDirFd, dstName),
-          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-          st.mode & 0o777,
-        );
-        try {
-          const buffer = Buffer.allocUnsafe(1024 * 1024);
-          for (;;) {
-            const { bytesRead } = await input.read(buffer, 0, buffer.length);
-            if (bytesRead === 0) break;
-            await output.write(buffer, 0, bytesRead);
-          }
-          if (this.owner && process.getuid?.() === 0) await output.chown(this.owner.uid, this.owner.gid);
-        } finally {
-          await output.close();
-        }
-      } finally {
-        await input.close();
-      }
-      this.quota.adjust(st.size);
-      return 0;
-    }
-    await this.mkdirAt(fdPath(dstDirFd, dstName));
-    const srcDir = await open(
-      fdPath(srcDirFd, srcName),
-      constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
-    );
-    const dstDir = await open(
-      fdPath(dstDirFd, dstName),
-      constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW,
-    );
-    let skipped = 0;
-    try {
-      for (const child of await readdir(fdPath(srcDir.fd)))
-        skipped += await this.copyAt(srcDir.fd, child, dstDir.fd, child);
-    } finally {
-      await srcDir.close();
-      await dstDir.close();
-    }
-    return skipped;
-  }
-
-  /** chmod never follows a symlink: the target is opened with O_NOFOLLOW and changed through the handle. */
+  /**
+   * chmod never follows a symlink and never opens a FIFO or device: the type is checked first, the target is
+   * opened with O_NOFOLLOW | O_NONBLOCK and must still be that inode, then changed through the handle.
+   */
   async setPermissions(input: unknown, mode: number): Promise<{ path: string; permissions: string }> {
     return this.with(input, { follow: false }, async (loc) => {
       if (!loc.name) throw new AgentError('INVALID_PATH', 'path: the permissions of the server root cannot be changed');
       const st = await lstat(loc.at);
       if (st.isSymbolicLink())
         throw new AgentError('INVALID_PATH', `${loc.display} is a symbolic link; chmod never follows links`);
-      const handle = await open(loc.at, NOFOLLOW_READ | (st.isDirectory() ? constants.O_DIRECTORY : 0));
+      if (!st.isFile() && !st.isDirectory()) {
+        throw new AgentError('INVALID_PATH', `${loc.display} is ${kindOf(st)}; only files and directories`);
+      }
+      const handle = st.isDirectory()
+        ? await open(loc.at, NOFOLLOW_READ | constants.O_DIRECTORY)
+        : await openRegular(loc.at, loc.display);
       try {
+        const now = await handle.stat();
+        if (now.ino !== st.ino || now.dev !== st.dev) {
+          throw new AgentError('PATH_OUTSIDE_ROOT', `${loc.display} changed while being opened`);
+        }
         await handle.chmod(mode);
       } finally {
         await handle.close();
@@ -405,7 +383,7 @@ export class ServerFiles {
       const needle = query.toLowerCase();
       const files: FileInfo[] = [];
       let truncated = false;
-      const queue: { segments: string[]; depth: number }[] = [{ segments: loc.segments, depth: 0 }];
+      const queue: { segments: string[]; depth: number }[] = [{ segments: loc.real, depth: 0 }];
       while (queue.length > 0) {
         const { segments, depth } = queue.shift() as { segments: string[]; depth: number };
         if (Date.now() > deadline) {

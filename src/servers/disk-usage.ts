@@ -1,6 +1,3 @@
-import { lstat, readdir } from 'node:fs/promises';
-import path from 'node:path';
-
 /**
  * Disk use of each server's directory, cheap to ask for: a full walk runs at most once per `maxAgeMs` per
  * server (in the background once a figure exists), and file-API writes adjust the cached figure in between so
@@ -17,7 +14,15 @@ export class DiskUsageTracker {
   private readonly figures = new Map<string, DiskFigure>();
   private readonly walks = new Map<string, Promise<DiskFigure>>();
 
-  constructor(private readonly options: { maxAgeMs?: number; maxEntries?: number; now?: () => number } = {}) {}
+  constructor(
+    private readonly options: {
+      /** The walk itself (files/disk-measure.ts: the sandbox's no-follow walker), passed in from main. */
+      measure: (dir: string, maxEntries: number) => Promise<{ bytes: number; truncated: boolean }>;
+      maxAgeMs?: number;
+      maxEntries?: number;
+      now?: () => number;
+    },
+  ) {}
 
   private get maxAgeMs(): number {
     return this.options.maxAgeMs ?? 60_000;
@@ -63,52 +68,7 @@ export class DiskUsageTracker {
   }
 
   private async walk(root: string): Promise<DiskFigure> {
-    const maxEntries = this.options.maxEntries ?? 2_000_000;
-    let bytes = 0;
-    let entries = 0;
-    let truncated = false;
-    const stack = [root];
-    const seenInodes = new Set<string>();
-    while (stack.length > 0 && !truncated) {
-      const dir = stack.pop() as string;
-      let names: string[];
-      try {
-        names = await readdir(dir);
-      } catch {
-        continue; // vanished or unreadable: the game may be deleting files right now
-      }
-      if (entries + names.length > maxEntries) {
-        names = names.slice(0, Math.max(0, maxEntries - entries));
-        truncated = true;
-      }
-      entries += names.length;
-      // lstat in bounded batches: one syscall at a time is slow on big trees, unbounded would flood the pool.
-      for (let i = 0; i < names.length; i += STAT_BATCH) {
-        const stats = await Promise.all(
-          names.slice(i, i + STAT_BATCH).map((name) => {
-            const p = path.join(dir, name);
-            return lstat(p).then(
-              (st) => ({ p, st }),
-              () => undefined, // raced with a delete
-            );
-          }),
-        );
-        for (const entry of stats) {
-          if (!entry) continue;
-          const { p, st } = entry;
-          if (st.isDirectory()) stack.push(p);
-          else if (st.nlink > 1) {
-            const inode = `${st.dev}:${st.ino}`;
-            if (seenInodes.has(inode)) continue;
-            seenInodes.add(inode);
-          }
-          // Allocated blocks, not apparent size: sparse files count for what they hold.
-          bytes += st.blocks * 512;
-        }
-      }
-    }
+    const { bytes, truncated } = await this.options.measure(root, this.options.maxEntries ?? 2_000_000);
     return { bytes, measuredAt: this.now(), truncated };
   }
 }
-
-const STAT_BATCH = 64;

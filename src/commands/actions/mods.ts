@@ -1,12 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, toAgentError } from '../../errors.js';
 import { sniffFormat } from '../../files/archives.js';
-import { fdPath, tempBeside } from '../../files/jail.js';
 import { displayPath, toSegments } from '../../files/path-rules.js';
 import type { FileAccess } from '../../files/server-file-access.js';
 import { anyAddress, publicAddressesOnly } from '../../mods/address-policy.js';
@@ -97,32 +94,33 @@ export function modActions(deps: {
       throw new AgentError('CONFIG_INVALID', 'this node has no SteamCMD; give an https downloadUrl for the mod');
     }
     const files = access.files(server);
-    await files.createDirectory(target);
-    const loc = await files.jail.locateForCreate(
-      `${displayPath(toSegments(target))}/.download`,
-      'targetPath',
-      async () => undefined,
-    );
-    const tmpAt = tempBeside(loc);
+    await files.ensureDirectory(target, 'targetPath');
+    const targetPath = displayPath(toSegments(target, 'targetPath'));
     const name = path.posix.basename(new URL(url).pathname) || 'mod.bin';
-    try {
-      const out = await open(
-        tmpAt,
-        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-        0o644,
-      );
-      let bytes: number;
-      const hash = sha256 ? createHash('sha256') : undefined;
-      try {
+    const fileName = `${targetPath === '/' ? '' : targetPath}/${name}`;
+    const hash = sha256 ? createHash('sha256') : undefined;
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    // Written like every other file: a temporary beside the target, renamed only once the checksum matched.
+    const { size: bytes } = await files.writeAtomic(
+      fileName,
+      'targetPath',
+      async (out, headroom) => {
         let reported = 0;
-        bytes = await safeDownload(url, out, {
+        const written = await safeDownload(url, out, {
           addressPolicy: deps.config.allowPrivateAddresses ? anyAddress : publicAddressesOnly,
           allowHttp: deps.config.allowHttp,
-          maxBytes: deps.config.maxDownloadBytes,
+          maxBytes: Math.min(deps.config.maxDownloadBytes, headroom),
           maxRedirects: 5,
           timeoutMs: 60_000,
           userAgent: deps.userAgent,
-          onChunk: hash ? (chunk) => hash.update(chunk) : undefined,
+          onChunk: (chunk) => {
+            hash?.update(chunk);
+            if (headBytes < 512) {
+              head.push(chunk.subarray(0, 512 - headBytes));
+              headBytes += Math.min(chunk.length, 512 - headBytes);
+            }
+          },
           onProgress: (done, total) => {
             if (!total || done - reported < total / 10) return;
             reported = done;
@@ -133,29 +131,19 @@ export function modActions(deps: {
             });
           },
         });
-      } finally {
-        await out.close();
-      }
-      await access.quota(server).reserve(bytes);
-      if (hash && hash.digest('hex') !== sha256?.toLowerCase()) {
-        throw new AgentError('INVALID_PAYLOAD', 'sha256 does not match the download');
-      }
-      const head = Buffer.alloc(512);
-      const probe = await open(tmpAt, constants.O_RDONLY | constants.O_NOFOLLOW);
-      await probe.read(head, 0, 512, 0);
-      await probe.close();
-      const archiveName = `${displayPath(toSegments(target))}/${name}`;
-      await rename(tmpAt, fdPath(loc.dir.fd, name));
-      if (sniffFormat(head, name)) {
-        const result = await access.archiver(server).extract(archiveName, target);
-        await files.delete(archiveName);
-        return { targetPath: displayPath(toSegments(target)), bytes, ...result };
-      }
-      return { targetPath: displayPath(toSegments(target)), bytes, file: archiveName };
-    } finally {
-      await unlink(tmpAt).catch(() => undefined);
-      await loc.close();
+        if (hash && hash.digest('hex') !== sha256?.toLowerCase()) {
+          throw new AgentError('INVALID_PAYLOAD', 'sha256 does not match the download');
+        }
+        return written;
+      },
+      { fsync: false },
+    );
+    if (sniffFormat(Buffer.concat(head), name)) {
+      const result = await access.archiver(server).extract(fileName, target);
+      await files.delete(fileName);
+      return { targetPath, bytes, ...result };
     }
+    return { targetPath, bytes, file: fileName };
   }
 
   async function finish(

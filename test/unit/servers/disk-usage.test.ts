@@ -2,6 +2,7 @@ import { link, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { measureTree } from '../../../src/files/disk-measure.js';
 import { DiskUsageTracker } from '../../../src/servers/disk-usage.js';
 
 const dirs: string[] = [];
@@ -23,7 +24,7 @@ describe('DiskUsageTracker', () => {
     const root = await tree();
     await link(path.join(root, 'server.jar'), path.join(root, 'server-copy.jar'));
     await symlink('/usr', path.join(root, 'escape'));
-    const tracker = new DiskUsageTracker();
+    const tracker = new DiskUsageTracker({ measure: measureTree });
     const bytes = await tracker.usedBytes('s1', root);
     expect(bytes).toBeGreaterThanOrEqual(384 * 1024);
     expect(bytes).toBeLessThan(600 * 1024);
@@ -32,7 +33,7 @@ describe('DiskUsageTracker', () => {
   it('serves the cached figure, adjusts it for writes, and refreshes when stale', async () => {
     const root = await tree();
     let now = 0;
-    const tracker = new DiskUsageTracker({ maxAgeMs: 1000, now: () => now });
+    const tracker = new DiskUsageTracker({ measure: measureTree, maxAgeMs: 1000, now: () => now });
     const first = await tracker.usedBytes('s1', root);
     await writeFile(path.join(root, 'big.bin'), Buffer.alloc(1024 * 1024, 3));
     expect(await tracker.usedBytes('s1', root)).toBe(first); // cached
@@ -47,7 +48,7 @@ describe('DiskUsageTracker', () => {
   it('stops at maxEntries and says the figure is truncated', async () => {
     const root = await tree();
     for (let i = 0; i < 50; i++) await writeFile(path.join(root, `f${i}`), 'x');
-    const figure = await new DiskUsageTracker({ maxEntries: 10 }).refresh('s1', root);
+    const figure = await new DiskUsageTracker({ measure: measureTree, maxEntries: 10 }).refresh('s1', root);
     expect(figure.truncated).toBe(true);
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeBody } from '../../../src/api/http/write-body.js';
+import { writeBody } from '../../../src/files/write-body.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'write-body-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,6 +1,6 @@
 import { writev } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { AgentError } from '../../errors.js';
+import { AgentError } from '../errors.js';
 
 /** Queued bytes above which the body is paused until the disk catches up. */
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -12,7 +12,12 @@ const HIGH_WATER = 4 * 1024 * 1024;
  * 10 % faster uploads (bench/files.mjs). Rejects with FILE_TOO_LARGE past `cap` bytes, and when the body errors or
  * closes before its end (a client that went away); the caller owns and closes the descriptor.
  */
-export function writeBody(body: Readable, fd: number, cap: number): Promise<number> {
+export function writeBody(
+  body: Readable,
+  fd: number,
+  cap: number,
+  overCap: () => Error = () => new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`),
+): Promise<number> {
   return new Promise((resolve, reject) => {
     let queue: Buffer[] = [];
     let queued = 0;
@@ -52,7 +57,7 @@ export function writeBody(body: Readable, fd: number, cap: number): Promise<numb
 
     body.on('data', (chunk: Buffer) => {
       received += chunk.length;
-      if (received > cap) return fail(new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`));
+      if (received > cap) return fail(overCap());
       queue.push(chunk);
       queued += chunk.length;
       if (queued >= HIGH_WATER) body.pause();
