@@ -4,7 +4,7 @@ import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { AgentError } from '../errors.js';
 import { DockerTimeoutError, engineMessage, isConflict, isNotFound, toDockerAgentError } from './errors.js';
-import { LABEL_MANAGED, LABEL_SERVER_ID, ownerFilters } from './labels.js';
+import { type ContainerRole, LABEL_MANAGED, LABEL_ROLE, LABEL_SERVER_ID, ownerFilters } from './labels.js';
 
 /**
  * The only module that talks to the Docker Engine. Every container it lists or touches is found through
@@ -57,6 +57,16 @@ export interface ContainerEvent {
   exitCode: number | undefined;
 }
 
+/**
+ * Calls whose @types/dockerode signatures omit the options object that dockerode 5 accepts and forwards to
+ * docker-modem (which turns `abortSignal` into the request's `signal`).
+ */
+interface SignalledCalls {
+  ping(options: { abortSignal: AbortSignal }): Promise<unknown>;
+  version(options: { abortSignal: AbortSignal }): Promise<Docker.DockerVersion>;
+  info(options: { abortSignal: AbortSignal }): Promise<{ CgroupVersion?: string; BlkioWeight?: boolean }>;
+}
+
 export function createDockerClient(host: string | undefined): Docker {
   if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
   if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
@@ -80,32 +90,56 @@ export class DockerRuntime {
     this.log = options.logger;
   }
 
-  /** Runs one Engine call with a deadline, mapping failures to catalogue errors. */
-  private async call<T>(what: string, fn: () => Promise<T>, timeoutMs = this.apiTimeoutMs): Promise<T> {
+  /**
+   * Runs one Engine call with a deadline, mapping failures to catalogue errors. `fn` must hand the signal to
+   * dockerode (`abortSignal`): on time-out it aborts the HTTP request, which destroys its socket. Racing a timer
+   * alone only stopped waiting: against a hung Engine every timed-out call left its connection open, and the
+   * health ping alone leaked one every few seconds (about 450 an hour). The race stays for what a signal cannot
+   * end (progress parsing after a pull's response), so the deadline holds either way. The signal is only ever
+   * aborted by the deadline, never after the call settled: attach and pull return streams that must outlive it.
+   */
+  private async call<T>(
+    what: string,
+    fn: (abortSignal: AbortSignal) => Promise<T>,
+    timeoutMs = this.apiTimeoutMs,
+  ): Promise<T> {
+    const controller = new AbortController();
+    const timeout = new DockerTimeoutError(what, timeoutMs);
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
-        fn(),
+        fn(controller.signal),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new DockerTimeoutError(what, timeoutMs)), timeoutMs);
+          timer = setTimeout(() => {
+            controller.abort(timeout);
+            reject(timeout);
+          }, timeoutMs);
         }),
       ]);
     } catch (err) {
-      throw toDockerAgentError(err, what);
+      // dockerode may reject first with its own AbortError; the caller should see the deadline, not that.
+      throw toDockerAgentError(controller.signal.aborted ? timeout : err, what);
     } finally {
       clearTimeout(timer);
     }
   }
 
+  /** The calls above through their real (option-taking) signatures. */
+  private get signalled(): SignalledCalls {
+    return this.docker as unknown as SignalledCalls;
+  }
+
   async version(): Promise<{ version: string; apiVersion: string; cgroupVersion: string | undefined }> {
-    const v = await this.call('read the Engine version', () => this.docker.version());
-    const info = await this.call('read Engine info', () => this.docker.info()).catch(() => undefined);
+    const v = await this.call('read the Engine version', (abortSignal) => this.signalled.version({ abortSignal }));
+    const info = await this.call('read Engine info', (abortSignal) => this.signalled.info({ abortSignal })).catch(
+      () => undefined,
+    );
     return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: info?.CgroupVersion };
   }
 
   async ping(timeoutMs = 3000): Promise<boolean> {
     try {
-      await this.call('ping', () => this.docker.ping(), timeoutMs);
+      await this.call('ping', (abortSignal) => this.signalled.ping({ abortSignal }), timeoutMs);
       return true;
     } catch {
       return false;
@@ -114,30 +148,35 @@ export class DockerRuntime {
 
   /** Facts the host offers: io weight exists only with the blkio/io controller (absent on some cgroup v2 hosts). */
   async hostFacts(): Promise<{ ioWeight: boolean }> {
-    const info = await this.call('read Engine info', () => this.docker.info());
+    const info = await this.call('read Engine info', (abortSignal) => this.signalled.info({ abortSignal }));
     return { ioWeight: info.BlkioWeight !== false };
   }
 
   /**
-   * The agent's own bridge network; inter-container traffic is off so servers cannot reach each other.
+   * One of the agent's own bridge networks (`role`: the game servers', or the install containers', which is
+   * kept apart so an install script never shares a segment with running servers); inter-container traffic is
+   * off on both so containers cannot reach each other.
    * Creating it is not atomic in the Engine (20.10 lets two concurrent creates with CheckDuplicate both succeed),
    * and a duplicated name makes every container create fail as ambiguous; so after creating, every agent keeps
    * the oldest network of that name and removes the other unused copies that carry our label.
    */
-  async ensureNetwork(name: string): Promise<void> {
+  async ensureNetwork(name: string, role: ContainerRole = 'server'): Promise<void> {
     const named = async () =>
-      (await this.call('list networks', () => this.docker.listNetworks({ filters: { name: [name] } }))).filter(
-        (n) => n.Name === name,
-      );
+      (
+        await this.call('list networks', (abortSignal) =>
+          this.docker.listNetworks({ filters: { name: [name] }, abortSignal }),
+        )
+      ).filter((n) => n.Name === name);
     if ((await named()).length === 1) return;
     try {
-      await this.call('create the network', () =>
+      await this.call('create the network', (abortSignal) =>
         this.docker.createNetwork({
           Name: name,
           Driver: 'bridge',
           CheckDuplicate: true,
-          Labels: { [LABEL_MANAGED]: 'true' },
+          Labels: { [LABEL_MANAGED]: 'true', [LABEL_ROLE]: role },
           Options: { 'com.docker.network.bridge.enable_icc': 'false' },
+          abortSignal,
         }),
       );
     } catch (err) {
@@ -150,9 +189,9 @@ export class DockerRuntime {
     const removed: string[] = [];
     for (const copy of extra) {
       if (copy.Labels?.[LABEL_MANAGED] !== 'true') continue;
-      await this.docker
-        .getNetwork(copy.Id)
-        .remove()
+      await this.call('remove a duplicate network', (abortSignal) =>
+        this.docker.getNetwork(copy.Id).remove({ abortSignal }),
+      )
         .then(() => removed.push(copy.Id))
         .catch(() => undefined); // in use, or already removed by the other agent
     }
@@ -166,16 +205,34 @@ export class DockerRuntime {
 
   async inspectImage(ref: string): Promise<ImageFacts | undefined> {
     try {
-      const info = await this.docker.getImage(ref).inspect();
+      const info = await this.call(`inspect image ${ref}`, (abortSignal) => this.dialImageInspect(ref, abortSignal));
       const entrypoint = info.Config?.Entrypoint;
       return {
         hasEntrypoint: Array.isArray(entrypoint) ? entrypoint.length > 0 : Boolean(entrypoint),
         user: info.Config?.User ?? '',
       };
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw toDockerAgentError(err, `inspect image ${ref}`);
+      if (isNotFound((err as AgentError).cause)) return undefined;
+      throw err;
     }
+  }
+
+  /**
+   * GET /images/{ref}/json through the modem: dockerode's Image.inspect does not forward an abort signal (5.0.1),
+   * and an image inspect is part of every install, so against a hung Engine it would hold a socket each time.
+   */
+  private dialImageInspect(ref: string, abortSignal: AbortSignal): Promise<Docker.ImageInspectInfo> {
+    return new Promise((resolve, reject) => {
+      this.docker.modem.dial(
+        {
+          path: `/images/${ref}/json`,
+          method: 'GET',
+          abortSignal,
+          statusCodes: { 200: true, 404: 'no such image', 500: 'server error' },
+        } as Parameters<Docker['modem']['dial']>[0],
+        (err, data) => (err ? reject(err) : resolve(data as Docker.ImageInspectInfo)),
+      );
+    });
   }
 
   /**
@@ -192,8 +249,10 @@ export class DockerRuntime {
     try {
       await this.call(
         `pull image ${ref}`,
-        async () => {
-          const stream = (await this.docker.pull(ref)) as Readable;
+        async (abortSignal) => {
+          const stream = (await this.docker.pull(ref, { abortSignal })) as Readable;
+          // The progress stream outlives the request; a deadline must end it too.
+          abortSignal.addEventListener('abort', () => stream.destroy(), { once: true });
           await new Promise<void>((resolve, reject) => {
             this.docker.modem.followProgress(
               stream,
@@ -224,8 +283,8 @@ export class DockerRuntime {
 
   /** Every server container this agent owns, running or not. */
   async listManaged(): Promise<ManagedContainer[]> {
-    const list = await this.call('list containers', () =>
-      this.docker.listContainers({ all: true, filters: { label: ownerFilters(this.agentId) } }),
+    const list = await this.call('list containers', (abortSignal) =>
+      this.docker.listContainers({ all: true, filters: { label: ownerFilters(this.agentId) }, abortSignal }),
     );
     return list.map((c) => ({
       id: c.Id,
@@ -236,8 +295,12 @@ export class DockerRuntime {
   }
 
   async findContainer(serverId: string, role: 'server' | 'install' = 'server'): Promise<ManagedContainer | undefined> {
-    const list = await this.call('list containers', () =>
-      this.docker.listContainers({ all: true, filters: { label: ownerFilters(this.agentId, serverId, role) } }),
+    const list = await this.call('list containers', (abortSignal) =>
+      this.docker.listContainers({
+        all: true,
+        filters: { label: ownerFilters(this.agentId, serverId, role) },
+        abortSignal,
+      }),
     );
     const c = list[0];
     return c ? { id: c.Id, serverId, state: c.State, labels: c.Labels } : undefined;
@@ -246,7 +309,9 @@ export class DockerRuntime {
   /** Status of a container found through findContainer/listManaged (never a name from outside). */
   async status(containerId: string): Promise<ContainerStatus | undefined> {
     try {
-      const info = await this.call('inspect the container', () => this.docker.getContainer(containerId).inspect());
+      const info = await this.call('inspect the container', (abortSignal) =>
+        this.docker.getContainer(containerId).inspect({ abortSignal }),
+      );
       if (info.Config.Labels?.[LABEL_MANAGED] !== 'true') return undefined;
       return {
         id: info.Id,
@@ -266,7 +331,10 @@ export class DockerRuntime {
 
   async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
     try {
-      const container = await this.call('create the container', () => this.docker.createContainer(options));
+      // A copy: docker-modem deletes `abortSignal` from the options object it is given.
+      const container = await this.call('create the container', (abortSignal) =>
+        this.docker.createContainer({ ...options, abortSignal }),
+      );
       return container.id;
     } catch (err) {
       if (isConflict((err as AgentError).cause)) {
@@ -281,7 +349,9 @@ export class DockerRuntime {
 
   async start(containerId: string): Promise<void> {
     try {
-      await this.call('start the container', () => this.docker.getContainer(containerId).start());
+      await this.call('start the container', (abortSignal) =>
+        this.docker.getContainer(containerId).start({ abortSignal }),
+      );
     } catch (err) {
       if ((err as AgentError).cause && (err as { cause: { statusCode?: number } }).cause.statusCode === 304) return;
       throw err;
@@ -291,7 +361,9 @@ export class DockerRuntime {
   /** Sends a signal; a container that is not running is not an error. */
   async kill(containerId: string, signal: string): Promise<void> {
     try {
-      await this.call(`send ${signal}`, () => this.docker.getContainer(containerId).kill({ signal }));
+      await this.call(`send ${signal}`, (abortSignal) =>
+        this.docker.getContainer(containerId).kill({ signal, abortSignal }),
+      );
     } catch (err) {
       const cause = (err as AgentError).cause as { statusCode?: number } | undefined;
       if (cause?.statusCode === 409 || cause?.statusCode === 404) return;
@@ -301,8 +373,8 @@ export class DockerRuntime {
 
   async remove(containerId: string): Promise<void> {
     try {
-      await this.call('remove the container', () =>
-        this.docker.getContainer(containerId).remove({ force: true, v: true }),
+      await this.call('remove the container', (abortSignal) =>
+        this.docker.getContainer(containerId).remove({ force: true, v: true, abortSignal }),
       );
     } catch (err) {
       if ((err as AgentError).code === 'CONTAINER_NOT_FOUND') return;
@@ -328,8 +400,8 @@ export class DockerRuntime {
   async statsOnce(
     containerId: string,
   ): Promise<{ cpuNs: number; memoryBytes: number; rxBytes: number; txBytes: number }> {
-    const stats = (await this.call('read container stats', () =>
-      this.docker.getContainer(containerId).stats({ stream: false }),
+    const stats = (await this.call('read container stats', (abortSignal) =>
+      this.docker.getContainer(containerId).stats({ stream: false, abortSignal } as { stream: false }),
     )) as unknown as {
       cpu_stats?: { cpu_usage?: { total_usage?: number } };
       memory_stats?: { usage?: number; stats?: Record<string, number> };
@@ -353,17 +425,19 @@ export class DockerRuntime {
 
   /** A raw duplex to the container's TTY: stdin in, stdout+stderr out. */
   async attach(containerId: string): Promise<Duplex> {
-    return (await this.call('attach to the container', () =>
+    return (await this.call('attach to the container', (abortSignal) =>
       this.docker
         .getContainer(containerId)
-        .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+        .attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true, abortSignal }),
     )) as unknown as Duplex;
   }
 
   /** The last lines of the container's log (TTY containers: raw stream). */
   async logTail(containerId: string, lines: number): Promise<Buffer> {
-    const out = await this.call('read the container log', () =>
-      this.docker.getContainer(containerId).logs({ stdout: true, stderr: true, tail: lines, follow: false }),
+    const out = await this.call('read the container log', (abortSignal) =>
+      this.docker
+        .getContainer(containerId)
+        .logs({ stdout: true, stderr: true, tail: lines, follow: false, abortSignal }),
     );
     return Buffer.isBuffer(out) ? out : Buffer.from(String(out));
   }
