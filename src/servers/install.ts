@@ -1,7 +1,8 @@
-import { chown, lstat, mkdir, readdir } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { buildInstallContainerOptions } from '../docker/install-options.js';
 import { ownerLabels } from '../docker/labels.js';
 import { AgentError, toAgentError } from '../errors.js';
+import { sanitizeTree } from '../files/tree-sanitize.js';
 import { createServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
 import { LineSplitter } from './line-splitter.js';
@@ -18,17 +19,33 @@ function progress(ctx: ServerContext, server: Server, phase: Phase, message?: st
   ctx.bus.publish('install_progress', server.id, { phase, ...(message ? { message } : {}) });
 }
 
-/** Gives the game's user ownership of its directory (only root can; otherwise files keep the agent's user). */
-export async function chownTree(dir: string, uid: number, gid: number, maxEntries = 1_000_000): Promise<void> {
-  if (process.getuid?.() !== 0) return;
-  let seen = 0;
-  const walk = async (p: string): Promise<void> => {
-    if (++seen > maxEntries) return;
-    const st = await lstat(p);
-    if (st.uid !== uid || st.gid !== gid) await chown(p, uid, gid).catch(() => undefined);
-    if (st.isDirectory()) for (const name of await readdir(p)) await walk(path.join(p, name));
-  };
-  await walk(dir);
+/**
+ * After the install: removes the special files the script left, clears setuid bits, and gives the game's user
+ * ownership of its directory (only root can; otherwise files keep their owner), all without following a link
+ * (tree-sanitize.ts). It runs even when no script ran: a reinstall keeps what the directory already held.
+ */
+async function sanitizeDataDir(ctx: ServerContext, server: Server): Promise<void> {
+  const owner = ctx.runAs && process.getuid?.() === 0 ? ctx.runAs : undefined;
+  const { sanitizeMaxEntries, sanitizeMaxDepth } = ctx.config.servers;
+  const result = await sanitizeTree(server.dataDir, {
+    owner,
+    maxEntries: sanitizeMaxEntries,
+    maxDepth: sanitizeMaxDepth,
+  });
+  server.log.info({ ...result, owner }, 'server directory sanitized after install');
+  if (result.removed > 0) {
+    server.notice(
+      'warning',
+      `removed ${result.removed} device node(s), FIFO(s) or socket(s) the install left in the server directory`,
+    );
+  }
+  if (result.truncated) {
+    server.notice(
+      'warning',
+      `the server directory is larger than the post-install walk's bounds (${sanitizeMaxEntries} entries, depth ` +
+        `${sanitizeMaxDepth}); entries past them keep their owner`,
+    );
+  }
 }
 
 /**
@@ -60,7 +77,7 @@ export async function runInstall(ctx: ServerContext, server: Server, signal: Abo
       await runInstallScript(ctx, server, script);
       signal.throwIfAborted();
     }
-    if (ctx.runAs) await chownTree(server.dataDir, ctx.runAs.uid, ctx.runAs.gid);
+    await sanitizeDataDir(ctx, server);
 
     progress(ctx, server, 'create', 'creating the container');
     await createServerContainer(ctx, server);
@@ -88,29 +105,27 @@ async function runInstallScript(
   if (script.container) await ctx.runtime.pullImage(script.container, () => undefined);
   const ref = image.startsWith('~') ? image.slice(1) : image;
   const splitter = new LineSplitter();
-  const env = Object.entries(server.spec.environment).map(([k, v]) => `${k}=${v}`);
+  // Ensured per install, not only at boot: it is cheap (one list), and an operator's `docker network prune`
+  // between boot and this install would otherwise fail it.
+  await ctx.runtime.ensureNetwork(ctx.config.docker.installNetwork, 'install');
+  const { servers } = ctx.config;
   const exitCode = await ctx.runtime.runToCompletion(
-    {
+    buildInstallContainerOptions({
       name: `ctrl-alt-play-install-${server.id}`,
-      Image: ref,
-      Labels: ownerLabels(ctx.agentId, server.id, 'install'),
-      Entrypoint: [script.entrypoint],
-      Cmd: ['-c', script.script],
-      Env: [...env, `SERVER_MEMORY=${server.spec.limits.memory}`],
-      WorkingDir: '/mnt/server',
-      Tty: true,
-      OpenStdin: false,
-      HostConfig: {
-        Binds: [`${server.dataDir}:/mnt/server`],
-        NetworkMode: ctx.config.docker.network,
-        Privileged: false,
-        SecurityOpt: ['no-new-privileges'],
-        PidsLimit: ctx.config.servers.pidsLimit,
-        Memory: Math.max(server.spec.limits.memory, 1024) * 1024 * 1024,
-        Tmpfs: { '/tmp': `rw,exec,nosuid,nodev,size=${ctx.config.servers.tmpSizeMb}m` },
-        LogConfig: { Type: 'json-file', Config: { 'max-size': '5m', 'max-file': '1' } },
-      },
-    },
+      image: ref,
+      labels: ownerLabels(ctx.agentId, server.id, 'install'),
+      entrypoint: script.entrypoint,
+      script: script.script,
+      environment: server.spec.environment,
+      limits: server.spec.limits,
+      minMemoryMb: servers.installMemoryMb,
+      minCpuPercent: servers.installCpuPercent,
+      dataDir: server.dataDir,
+      network: ctx.config.docker.installNetwork,
+      pidsLimit: servers.pidsLimit,
+      tmpSizeMb: servers.tmpSizeMb,
+      hostHasIoWeight: ctx.host.ioWeight,
+    }),
     (chunk) => server.console.append('install', splitter.push(chunk)),
     INSTALL_TIMEOUT_MS,
   );
