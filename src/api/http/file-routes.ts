@@ -1,5 +1,4 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError, toAgentError } from '../../errors.js';
@@ -17,7 +16,6 @@ import { errorBody, type HttpHelpers } from './app.js';
  */
 
 export const FILE_CONTENT_ROUTE = '/api/servers/:id/files/content';
-const STREAM_CHUNK = 1024 * 1024;
 
 export class UrlSigner {
   private readonly key: Buffer;
@@ -105,10 +103,11 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
         authorize(request, 'GET');
         const server = deps.registry.resolve(request.params.id);
         // The sandbox opens it: denylist on the resolved path, regular files only, never a FIFO or device.
-        const { handle, st, name } = await deps.access.files(server).openForDownload(request.query.path ?? '');
+        const file = await deps.access.files(server).openForDownload(request.query.path ?? '');
+        const { st, name } = file;
         const range = parseRange(request.headers.range, st.size);
         if (range === 'invalid') {
-          await handle.close();
+          await file.close();
           return reply
             .code(416)
             .header('content-range', `bytes */${st.size}`)
@@ -125,20 +124,10 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
           .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`);
         if (range) reply.header('content-range', `bytes ${start}-${end}/${st.size}`);
         if (st.size === 0) {
-          await handle.close();
+          await file.close();
           return reply.send('');
         }
-        // 1 MiB reads on the numeric fd (callback reads, cheaper than FileHandle's promise per chunk): the defaults
-        // cost a syscall and an event-loop turn per 64 KiB of a multi-GB world. The stream closes the handle's fd.
-        const stream = createReadStream('', {
-          fd: handle.fd,
-          start,
-          end,
-          autoClose: false,
-          highWaterMark: STREAM_CHUNK,
-        });
-        stream.once('close', () => void handle.close().catch(() => undefined));
-        return reply.send(stream);
+        return reply.send(file.stream(start, end));
       } catch (err) {
         return fail(reply, err);
       }

@@ -1,0 +1,58 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * One path to disk (STYLE.md, issue 10): every touch of a server's files goes through the sandbox in src/files.
+ * A module outside it may import node:fs only for files the agent itself owns, and says so here; a new import
+ * anywhere else fails this test. Type-only imports do not count.
+ */
+const AGENT_OWN_FILES: Record<string, string> = {
+  'src/cli/doctor.ts': 'checks the data directory and the Docker socket',
+  'src/config/identity.ts': 'the agent id and the token file in the data directory',
+  'src/config/load.ts': 'the config file',
+  'src/main.ts': 'creates the data directory and reads the TLS files',
+  'src/metrics/cgroup-stats.ts': 'cgroup files of containers (kernel interfaces, not tenant files)',
+  'src/metrics/host-metrics.ts': '/proc and statfs of the data directory',
+  'src/panel/outbox.ts': 'the panel outbox in the data directory',
+  'src/panel/panel-link.ts': 'the panel CA file',
+  'src/servers/install.ts': 'creates a new server directory (mkdir) before anything runs in it',
+  'src/servers/manager.ts': "removes a deleted server's whole directory after its container is gone",
+  'src/servers/store.ts': 'server specs in the data directory',
+  'src/util/atomic-file.ts': 'atomic writes of agent state in the data directory',
+  'src/version.ts': 'package.json',
+};
+
+const FS_IMPORT = /^import\s+(?!type\b)[^;]*?from\s+'node:fs(?:\/promises)?'/m;
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sources(full);
+    return entry.name.endsWith('.ts') ? [full] : [];
+  });
+}
+
+describe('one path to disk', () => {
+  const files = sources('src').map((f) => f.split(path.sep).join('/'));
+
+  it('imports node:fs outside src/files only for the agent’s own files', () => {
+    const offenders = files.filter(
+      (f) => !f.startsWith('src/files/') && !(f in AGENT_OWN_FILES) && FS_IMPORT.test(readFileSync(f, 'utf8')),
+    );
+    expect(offenders).toEqual([]);
+  });
+
+  it('keeps the allowlist honest: every entry still imports node:fs', () => {
+    const stale = Object.keys(AGENT_OWN_FILES).filter((f) => !FS_IMPORT.test(readFileSync(f, 'utf8')));
+    expect(stale).toEqual([]);
+  });
+
+  it('never reaches into the jail from outside the sandbox', () => {
+    const offenders = files.filter(
+      (f) =>
+        !f.startsWith('src/files/') && /\.jail\b|files\/jail\.js|files\/tree-walk\.js/.test(readFileSync(f, 'utf8')),
+    );
+    expect(offenders).toEqual([]);
+  });
+});
