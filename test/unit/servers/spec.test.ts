@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildContainerOptions, mapLimits, mapPorts } from '../../../src/docker/container-options.js';
+import { mapLimits, mapPorts } from '../../../src/docker/container-options.js';
 import { createServerPayload, resolveStartup, specFromPayload, substitute } from '../../../src/servers/spec.js';
 
 const MIB = 1024 * 1024;
@@ -121,54 +121,5 @@ describe('startup substitution', () => {
   it('warns when no port is published', () => {
     const spec = specFromPayload('abc', createServerPayload.parse({ image: 'ubuntu' }), new Date(0));
     expect(resolveStartup(spec, { ip: '0.0.0.0', timezone: 'UTC' }).warnings).toContain('no ports published');
-  });
-});
-
-describe('container options', () => {
-  const input = {
-    name: 'ctrl-alt-play-abc',
-    image: 'img',
-    labels: { 'ctrl-alt-play.managed': 'true' },
-    environment: { A: '1' },
-    startup: 'java -jar server.jar',
-    limits: { memory: 256, disk: 0, cpu: 100, swap: 0, io: 500 },
-    ports: [],
-    dataDir: '/data/volumes/abc',
-    network: 'ctrl-alt-play',
-    user: '988:988',
-    pidsLimit: 512,
-    tmpSizeMb: 64,
-    init: false,
-    hostHasIoWeight: true,
-    defaultIp: '0.0.0.0',
-  };
-
-  it('runs the startup with exec through sh when the image has no entrypoint', () => {
-    const o = buildContainerOptions({ ...input, imageHasEntrypoint: false });
-    expect(o.Cmd).toEqual(['/bin/sh', '-c', 'exec java -jar server.jar']);
-    expect(o.WorkingDir).toBe('/home/container');
-    expect(o.Tty).toBe(true);
-    expect(o.OpenStdin).toBe(true);
-    expect(o.User).toBe('988:988');
-  });
-
-  it('keeps the image entrypoint and command (yolks run $STARTUP themselves)', () => {
-    const o = buildContainerOptions({ ...input, imageHasEntrypoint: true });
-    expect(o.Cmd).toBeUndefined();
-    expect(o.Entrypoint).toBeUndefined();
-  });
-
-  it('isolates the container', () => {
-    const h = buildContainerOptions({ ...input, imageHasEntrypoint: false }).HostConfig ?? {};
-    expect(h.Privileged).toBe(false);
-    expect(h.SecurityOpt).toEqual(['no-new-privileges']);
-    expect(h.CapDrop).toEqual(['ALL']);
-    expect(h.CapAdd).not.toContain('SYS_ADMIN');
-    expect(h.CapAdd).not.toContain('NET_RAW');
-    expect(h.PidsLimit).toBe(512);
-    expect(h.Tmpfs?.['/tmp']).toContain('size=64m');
-    expect(h.RestartPolicy).toEqual({ Name: 'no' });
-    expect(h.NetworkMode).toBe('ctrl-alt-play');
-    expect(h.Binds).toEqual(['/data/volumes/abc:/home/container']);
   });
 });
