@@ -1,15 +1,23 @@
 import { createHash } from 'node:crypto';
-import { buildContainerOptions } from '../docker/container-options.js';
+import { buildContainerOptions, CONTAINER_OPTIONS_REVISION } from '../docker/container-options.js';
 import { containerName, LABEL_SPEC_HASH, ownerLabels } from '../docker/labels.js';
 import { AgentError } from '../errors.js';
 import type { ServerContext } from './context.js';
 import type { Server } from './server.js';
 import { resolveStartup } from './spec.js';
 
-/** The hash of everything that shapes the container; a change means the container must be re-created. */
+/**
+ * The hash of everything that shapes the container; a change means the container must be re-created. The
+ * options revision is part of it, so a container an older agent built (issue 11: an `exec`-prefixed startup
+ * that crashes compound lines) is replaced at its next start instead of living on with the old command.
+ */
 export function specHash(server: Server): string {
   const { createdAt: _c, updatedAt: _u, name: _n, consoleBufferLines: _b, ...shape } = server.spec;
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(`${CONTAINER_OPTIONS_REVISION}\n`)
+    .update(JSON.stringify(shape))
+    .digest('hex')
+    .slice(0, 16);
 }
 
 function imageRef(image: string): string {
