@@ -57,6 +57,33 @@ describe('streaming file transfer', () => {
     expect(((await outside.json()) as { code: string }).code).toBe('PATH_OUTSIDE_ROOT');
   });
 
+  it('stops a chunked upload (no Content-Length) at the disk limit while it flows, not at its end', async () => {
+    // 200 MiB offered against a 64 MiB limit: the agent must refuse once the limit is reached, so far fewer
+    // bytes than offered are ever pulled from the client (before the fix all of it was written first).
+    let pulled = 0;
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= 200 * 1024 * 1024) return controller.close();
+        pulled += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const res = await fetch(url('/chunked.bin'), {
+      method: 'PUT',
+      headers: auth(),
+      body,
+      duplex: 'half',
+    } as RequestInit).catch((err: Error) => err);
+    if (!(res instanceof Error)) {
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { code: string }).code).toBe('DISK_LIMIT');
+    }
+    expect(pulled).toBeLessThan(120 * 1024 * 1024);
+    const list = await agent.command({ action: 'list_files', serverId: id, payload: { path: '/' } });
+    expect(list.data.files.map((f: { name: string }) => f.name)).not.toContain('chunked.bin');
+  });
+
   it('leaves nothing behind when the client goes away mid-upload, and keeps serving', async () => {
     const { port } = new URL(agent.url);
     const path = `/api/servers/${id}/files/content?path=${encodeURIComponent('/cut.bin')}`;
