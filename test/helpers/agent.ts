@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { type RunningAgent, startAgent } from '../../src/main.js';
-import { TEST_AGENT_PREFIX } from './constants.js';
+import { runPrefix } from './constants.js';
 
 export interface TestAgent {
   url: string;
@@ -22,7 +22,7 @@ export interface TestAgent {
 export async function prepareDataDir(): Promise<{ dataDir: string; token: string; agentId: string }> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'cap-agent-'));
   const token = randomBytes(24).toString('hex');
-  const agentId = `${TEST_AGENT_PREFIX}${randomBytes(6).toString('hex')}`;
+  const agentId = `${runPrefix()}${randomBytes(6).toString('hex')}`;
   await mkdir(dataDir, { recursive: true });
   await writeFile(path.join(dataDir, 'token'), `${token}\n`, { mode: 0o600 });
   await writeFile(path.join(dataDir, 'agent-id'), `${agentId}\n`);

@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
-import { TEST_AGENT_PREFIX } from './constants.js';
+import { randomBytes } from 'node:crypto';
+import { runPrefix, TEST_AGENT_PREFIX } from './constants.js';
 import { ensureTestImage } from './test-image.mjs';
 
 /** Integration tests need the real Engine: fail loudly, never skip silently. */
@@ -14,11 +15,14 @@ async function assertDocker(docker: Docker): Promise<void> {
   }
 }
 
-async function removeTestContainers(docker: Docker): Promise<void> {
+/** Containers left by an earlier run count as stale after this long (a run that was killed has no teardown). */
+const STALE_AFTER_S = 3 * 3600;
+
+async function removeTestContainers(docker: Docker, which: (agentId: string, createdS: number) => boolean) {
   const list = await docker.listContainers({ all: true, filters: { label: ['ctrl-alt-play.managed=true'] } });
   await Promise.all(
     list
-      .filter((c) => c.Labels['ctrl-alt-play.agent-id']?.startsWith(TEST_AGENT_PREFIX))
+      .filter((c) => which(c.Labels['ctrl-alt-play.agent-id'] ?? '', c.Created))
       .map((c) =>
         docker
           .getContainer(c.Id)
@@ -29,12 +33,15 @@ async function removeTestContainers(docker: Docker): Promise<void> {
 }
 
 export async function setup(): Promise<void> {
+  // Inherited by the test workers (forked after global setup): this run's containers carry it in their agent id.
+  process.env.CAP_TEST_RUN ??= randomBytes(4).toString('hex');
   const docker = new Docker();
   await assertDocker(docker);
-  await removeTestContainers(docker);
+  const now = Date.now() / 1000;
+  await removeTestContainers(docker, (id, created) => id.startsWith(TEST_AGENT_PREFIX) && now - created > STALE_AFTER_S);
   await ensureTestImage(docker);
 }
 
 export async function teardown(): Promise<void> {
-  await removeTestContainers(new Docker());
+  await removeTestContainers(new Docker(), (id) => id.startsWith(runPrefix()));
 }
