@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { isValidServerId } from '../commands/fields.js';
+import { isValidServerId } from '../protocol/fields.js';
 import type { AgentConfig } from '../config/schema.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
 import { EXIT } from './exit-codes.js';

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import { AgentError, toAgentError } from '../errors.js';
 import { logFailure } from '../log-policy.js';
+import { type Command, type CommandId, extractId, normalizeCommand } from '../protocol/envelope.js';
+import { describeIssues, isValidServerId } from '../protocol/fields.js';
 import type { ServerRegistry } from '../servers/registry.js';
 import type { Server } from '../servers/server.js';
-import { type CommandId, extractId, normalizeCommand } from './envelope.js';
-import { describeIssues, isValidServerId } from './fields.js';
 
 /**
  * The one dispatcher behind every transport (PROTOCOL.md §1): normalise → validate → resolve id → run.
@@ -48,6 +48,13 @@ export type Reply =
   | { id?: CommandId; success: true; data?: Record<string, unknown>; message?: string }
   | { id?: CommandId; success: false; error: AgentError };
 
+/**
+ * A transport's policy over a command (a browser ticket's permissions and server). It runs on the normalised
+ * command, after action aliases are resolved and `payload.serverId`/`data.serverId` are folded into `serverId`,
+ * so it judges exactly the action and server that would run; an error it returns is the reply.
+ */
+export type CommandGuard = (command: Command) => AgentError | undefined;
+
 export interface DispatcherOptions {
   registry: ServerRegistry;
   log: Logger;
@@ -78,7 +85,7 @@ export class Dispatcher {
   }
 
   /** Never throws: every failure becomes a Reply with a catalogue error. */
-  async dispatch(body: unknown, log: Logger = this.options.log): Promise<Reply> {
+  async dispatch(body: unknown, log: Logger = this.options.log, guard?: CommandGuard): Promise<Reply> {
     const id = extractId(body);
     const withId = <T extends object>(reply: T): T & { id?: CommandId } =>
       id === undefined ? reply : { id, ...reply };
@@ -86,6 +93,8 @@ export class Dispatcher {
     try {
       const command = normalizeCommand(body);
       action = command.action;
+      const denied = guard?.(command);
+      if (denied) throw denied;
       const def = this.actions.get(command.action);
       if (!def) throw new AgentError('UNKNOWN_ACTION', `unknown action "${command.action}"`);
       const parsed = def.payload.safeParse(command.payload);

@@ -1,9 +1,28 @@
 import type { ContainerCreateOptions } from 'dockerode';
-import type { Limits, PortBinding } from '../servers/spec.js';
 
 /** Pure mapping from a server's spec to Docker's create options (PROTOCOL.md §4.1). Unit-tested. */
 
 const MIB = 1024 * 1024;
+
+/**
+ * What the Docker layer needs of a server's limits: memory and swap in MiB (swap -1 = unlimited), cpu in percent
+ * of one core, io as a relative weight. Its own input type, so this layer does not import the domain's spec;
+ * the spec's ContainerLimits satisfies it.
+ */
+export interface ContainerLimits {
+  memory: number;
+  swap: number;
+  cpu: number;
+  io: number;
+}
+
+/** A published port: `protocol: 'both'` publishes TCP and UDP. */
+export interface PortMapping {
+  ip: string | undefined;
+  port: number;
+  internal: number;
+  protocol: 'both' | 'tcp' | 'udp';
+}
 
 /**
  * Capabilities a game server keeps: enough to run an entrypoint that fixes ownership and drops to a user
@@ -19,7 +38,7 @@ export interface DockerLimits {
   BlkioWeight?: number;
 }
 
-export function mapLimits(limits: Limits, hostHasIoWeight: boolean): DockerLimits {
+export function mapLimits(limits: ContainerLimits, hostHasIoWeight: boolean): DockerLimits {
   const memory = limits.memory * MIB;
   let memorySwap: number;
   if (limits.memory === 0) memorySwap = limits.swap === -1 ? -1 : 0;
@@ -30,7 +49,7 @@ export function mapLimits(limits: Limits, hostHasIoWeight: boolean): DockerLimit
   return out;
 }
 
-export function mapPorts(ports: PortBinding[], defaultIp: string) {
+export function mapPorts(ports: PortMapping[], defaultIp: string) {
   const exposed: Record<string, Record<string, never>> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of ports) {
@@ -54,8 +73,8 @@ export interface ContainerOptionsInput {
   startup: string;
   /** True when the image declares an ENTRYPOINT: it runs $STARTUP itself (yolks convention). */
   imageHasEntrypoint: boolean;
-  limits: Limits;
-  ports: PortBinding[];
+  limits: ContainerLimits;
+  ports: PortMapping[];
   dataDir: string;
   network: string;
   user: string | undefined;

@@ -1,6 +1,5 @@
 import type { ContainerCreateOptions } from 'dockerode';
-import type { Limits } from '../servers/spec.js';
-import { KEPT_CAPABILITIES, mapLimits } from './container-options.js';
+import { type ContainerLimits, KEPT_CAPABILITIES, mapLimits } from './container-options.js';
 
 /**
  * Pure mapping from a server's install script to the install container's create options. Unit-tested.
@@ -31,7 +30,7 @@ export interface InstallOptionsInput {
   script: string;
   environment: Record<string, string>;
   /** The server's own limits; the install gets at least the floors below. */
-  limits: Limits;
+  limits: ContainerLimits;
   /** Floors: an install gets max(server limit, floor); a server limit of 0 (unlimited) gets the floor. */
   minMemoryMb: number;
   minCpuPercent: number;
@@ -48,7 +47,9 @@ export interface InstallOptionsInput {
  * it is bounded by the floor instead. No swap: an installer that outgrows its memory should fail loudly, not
  * page the host for half an hour.
  */
-export function installLimits(input: Pick<InstallOptionsInput, 'limits' | 'minMemoryMb' | 'minCpuPercent'>): Limits {
+export function installLimits(
+  input: Pick<InstallOptionsInput, 'limits' | 'minMemoryMb' | 'minCpuPercent'>,
+): ContainerLimits {
   return {
     ...input.limits,
     memory: Math.max(input.limits.memory, input.minMemoryMb),

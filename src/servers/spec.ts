@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { boolish, integer } from '../commands/fields.js';
+import { boolish, integer } from '../protocol/fields.js';
 
 /**
  * The persisted description of a server, parsed from `create_server` (PROTOCOL.md §4.1). Limits are stored in

@@ -1,10 +1,10 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError, toAgentError } from '../../errors.js';
-import type { FileAccess } from '../../files/server-file-access.js';
+import type { FileAccess } from '../../servers/file-access.js';
 import { diskLimit } from '../../files/server-files.js';
 import { writeBody } from '../../files/write-body.js';
+import type { UrlSigner } from '../../protocol/signed-url.js';
 import type { ServerRegistry } from '../../servers/registry.js';
 import { errorBody, type HttpHelpers } from './app.js';
 
@@ -16,33 +16,6 @@ import { errorBody, type HttpHelpers } from './app.js';
  */
 
 export const FILE_CONTENT_ROUTE = '/api/servers/:id/files/content';
-
-export class UrlSigner {
-  private readonly key: Buffer;
-
-  constructor(nodeToken: string) {
-    this.key = createHmac('sha256', nodeToken).update('ctrl-alt-play file url v1').digest();
-  }
-
-  private mac(method: string, serverId: string, path: string, expires: number): Buffer {
-    return createHmac('sha256', this.key).update(`${method}\n${serverId}\n${path}\n${expires}`).digest();
-  }
-
-  sign(method: 'GET' | 'PUT', serverId: string, path: string, ttlSeconds: number): string {
-    const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
-    const signature = this.mac(method, serverId, path, expires).toString('base64url');
-    const query = new URLSearchParams({ path, expires: String(expires), signature });
-    return `/api/servers/${encodeURIComponent(serverId)}/files/content?${query}`;
-  }
-
-  verify(method: string, serverId: string, path: string, expires: unknown, signature: unknown): boolean {
-    const exp = Number(expires);
-    if (!Number.isInteger(exp) || exp * 1000 < Date.now() || typeof signature !== 'string') return false;
-    const given = Buffer.from(signature, 'base64url');
-    const expected = this.mac(method, serverId, path, exp);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  }
-}
 
 /** Parses a single `bytes=start-end` range against a size; undefined for no or an unsatisfiable range. */
 export function parseRange(

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AgentError } from '../../errors.js';
+import { boolish, integer, isValidServerId } from '../../protocol/fields.js';
 import type { ServerManager } from '../../servers/manager.js';
 import {
   DEFAULT_STOP,
@@ -13,7 +14,6 @@ import {
 import type { Server } from '../../servers/server.js';
 import { createServerPayload } from '../../servers/spec.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
-import { boolish, integer, isValidServerId } from '../fields.js';
 
 /** Lifecycle and power actions (PROTOCOL.md §4.1). */
 

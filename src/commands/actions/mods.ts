@@ -5,7 +5,7 @@ import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, toAgentError } from '../../errors.js';
 import { sniffFormat } from '../../files/archives.js';
 import { displayPath, toSegments } from '../../files/path-rules.js';
-import type { FileAccess } from '../../files/server-file-access.js';
+import type { FileAccess } from '../../servers/file-access.js';
 import { anyAddress, publicAddressesOnly } from '../../mods/address-policy.js';
 import { safeDownload } from '../../mods/safe-download.js';
 import type { WebhookOutbox } from '../../mods/webhook-outbox.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TICKET_PERMISSIONS, type TicketSigner } from '../../api/ws/tickets.js';
+import { integer } from '../../protocol/fields.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
-import { integer } from '../fields.js';
 
 /**
  * create_ws_ticket (X): the panel, holding the node token, asks for a short-lived ticket that lets a browser open

@@ -15,7 +15,7 @@ const input: ContainerOptionsInput = {
   environment: { A: '1' },
   startup: 'java -jar server.jar',
   imageHasEntrypoint: false,
-  limits: { memory: 256, disk: 0, cpu: 100, swap: 0, io: 500 },
+  limits: { memory: 256, cpu: 100, swap: 0, io: 500 },
   ports: [],
   dataDir: '/data/volumes/abc',
   network: 'ctrl-alt-play',

@@ -17,7 +17,7 @@ const input: InstallOptionsInput = {
   entrypoint: 'bash',
   script: 'apt-get update && curl -o server.jar https://example.invalid/s.jar',
   environment: { SERVER_JARFILE: 'server.jar', A: '1' },
-  limits: { memory: 2048, disk: 0, cpu: 200, swap: 512, io: 500 },
+  limits: { memory: 2048, cpu: 200, swap: 512, io: 500 },
   minMemoryMb: 1024,
   minCpuPercent: 100,
   dataDir: '/data/volumes/abc',
@@ -98,7 +98,7 @@ describe('install container options', () => {
         fc.integer({ min: 1, max: 10_000 }),
         (memory, cpu, mm, mc) => {
           const limits = installLimits({
-            limits: { memory, cpu, disk: 0, swap: -1, io: 500 },
+            limits: { memory, cpu, swap: -1, io: 500 },
             minMemoryMb: mm,
             minCpuPercent: mc,
           });
@@ -107,7 +107,7 @@ describe('install container options', () => {
           const h =
             buildInstallContainerOptions({
               ...input,
-              limits: { memory, cpu, disk: 0, swap: -1, io: 500 },
+              limits: { memory, cpu, swap: -1, io: 500 },
               minMemoryMb: mm,
               minCpuPercent: mc,
             }).HostConfig ?? {};

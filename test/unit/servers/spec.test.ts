@@ -56,18 +56,18 @@ describe('create_server payload', () => {
 
 describe('limits → Docker (PROTOCOL.md §4.1 table)', () => {
   it('maps memory, swap, cpu and io', () => {
-    expect(mapLimits({ memory: 1024, disk: 0, cpu: 100, swap: 0, io: 500 }, true)).toEqual({
+    expect(mapLimits({ memory: 1024, cpu: 100, swap: 0, io: 500 }, true)).toEqual({
       Memory: 1024 * MIB,
       MemorySwap: 1024 * MIB,
       NanoCpus: 1_000_000_000,
       BlkioWeight: 500,
     });
-    expect(mapLimits({ memory: 512, disk: 0, cpu: 250, swap: 256, io: 5 }, true)).toMatchObject({
+    expect(mapLimits({ memory: 512, cpu: 250, swap: 256, io: 5 }, true)).toMatchObject({
       MemorySwap: 768 * MIB,
       NanoCpus: 2_500_000_000,
       BlkioWeight: 10,
     });
-    expect(mapLimits({ memory: 512, disk: 0, cpu: 0, swap: -1, io: 5000 }, true)).toMatchObject({
+    expect(mapLimits({ memory: 512, cpu: 0, swap: -1, io: 5000 }, true)).toMatchObject({
       MemorySwap: -1,
       NanoCpus: 0,
       BlkioWeight: 1000,
@@ -75,7 +75,7 @@ describe('limits → Docker (PROTOCOL.md §4.1 table)', () => {
   });
 
   it('leaves memory unlimited at 0 and omits io weight when the host lacks it', () => {
-    const l = mapLimits({ memory: 0, disk: 0, cpu: 0, swap: 0, io: 500 }, false);
+    const l = mapLimits({ memory: 0, cpu: 0, swap: 0, io: 500 }, false);
     expect(l).toEqual({ Memory: 0, MemorySwap: 0, NanoCpus: 0 });
   });
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { extractId, normalizeCommand } from '../../../src/commands/envelope.js';
-import { isValidServerId } from '../../../src/commands/fields.js';
+import { extractId, normalizeCommand } from '../../../src/protocol/envelope.js';
+import { isValidServerId } from '../../../src/protocol/fields.js';
 import { AgentError } from '../../../src/errors.js';
 
 function codeOf(fn: () => unknown): string | undefined {
