@@ -3,12 +3,20 @@ import { describe, expect, it } from 'vitest';
 import { ERROR_CATALOGUE } from '../../src/errors.js';
 
 describe('error catalogue', () => {
+  // The protocol document lives in the repository (docs/PROTOCOL.md, the copy of the shared contract this code
+  // implements), so the check runs on any checkout and both directions hold.
+  const protocol = readFileSync(new URL('../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+  const section = protocol.slice(protocol.indexOf('### 3.2 Error codes'), protocol.indexOf('## 4. Action catalogue'));
+  const documented = new Set([...section.matchAll(/`([A-Z_]{4,})`/g)].map((m) => m[1] as string));
+
   it('contains every code PROTOCOL.md §3.2 lists', () => {
-    const protocol = readFileSync(new URL('../../../shared/PROTOCOL.md', import.meta.url), 'utf8');
-    const section = protocol.slice(protocol.indexOf('### 3.2 Error codes'), protocol.indexOf('## 4. Action catalogue'));
-    const documented = [...section.matchAll(/`([A-Z_]{4,})`/g)].map((m) => m[1] as string);
-    expect(documented.length).toBeGreaterThan(25);
+    expect(documented.size).toBeGreaterThan(25);
     for (const code of documented) expect(ERROR_CATALOGUE).toHaveProperty(code);
+  });
+
+  it('has no code that PROTOCOL.md §3.2 does not document', () => {
+    const undocumented = Object.keys(ERROR_CATALOGUE).filter((code) => !documented.has(code));
+    expect(undocumented).toEqual([]);
   });
 
   it('answers HTTP 200 for every non-transport code', () => {
