@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
 import { stalledClient, TestSocket } from '../helpers/ws-client.js';
+import { maskedTextHeader, rawCloseCode, rawUpgrade } from '../unit/api/ws-harness.js';
 
 let agent: TestAgent;
 const sockets: TestSocket[] = [];
@@ -79,6 +80,13 @@ describe('/api/ws authentication', () => {
     await allowed.next((f) => f.type === 'hello');
     const ws = new TestSocket(new WebSocket(`${agent.url.replace('http', 'ws')}/api/ws?token=${agent.token}`));
     await expect(ws.opened).rejects.toThrow('HTTP 400');
+  });
+
+  it('refuses a 60 MiB frame before authentication from its header, without buffering it', async () => {
+    const raw = await rawUpgrade(agent.url);
+    const code = rawCloseCode(raw);
+    raw.write(Buffer.concat([maskedTextHeader(60 * 1024 * 1024), Buffer.alloc(4096, 0x20)]));
+    expect(await code).toBe(1009);
   });
 
   it('closes 1003 on a binary frame and 4400 on a frame that is not JSON', async () => {
@@ -192,6 +200,22 @@ describe('browser tickets', () => {
     expect(await forged.closed).toBe(4401);
     await agent.command({ action: 'kill_server', serverId: id });
   });
+
+  it('closes a ticket socket when its ticket expires, with nothing sent by the client', async () => {
+    const id = await createServer();
+    const minted = await agent.command({
+      action: 'create_ws_ticket',
+      serverId: id,
+      payload: { permissions: ['console.read'], ttlSeconds: 10 },
+    });
+    const s = await open({});
+    expect((await s.request({ type: 'auth', id: 'a', ticket: minted.data.ticket })).success).toBe(true);
+    const reason = new Promise<string>((resolve) => s.ws.once('close', (_code, r) => resolve(String(r))));
+    // The review saw a 10 s ticket still working at 19 s; the socket now closes at its expiry.
+    expect(await s.closed).toBe(4401);
+    expect(await reason).toBe('ticket expired');
+    expect(Date.now()).toBeLessThan(new Date(minted.data.expiresAt).getTime() + 2_000);
+  }, 20_000);
 });
 
 describe('floods and slow consumers', () => {

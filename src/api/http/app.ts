@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Dispatcher, Reply } from '../../commands/dispatcher.js';
 import { AgentError, ERROR_CATALOGUE, type ErrorCode } from '../../errors.js';
 import { PROTOCOL_VERSION } from '../../version.js';
-import { AuthFailureLimiter, tokenFromHeaders, tokenMatcher } from './auth.js';
+import { AuthFailureLimiter, NodeToken, tokenFromHeaders } from './auth.js';
 
 /** What the status endpoints report; implemented in main.ts from the live object graph. */
 export interface AgentStatus {
@@ -27,7 +27,8 @@ export interface AgentStatus {
 }
 
 export interface HttpAppOptions {
-  token: string;
+  /** The node token; a NodeToken when it can be rotated while the agent runs. */
+  token: string | NodeToken;
   dispatcher: Dispatcher;
   status: AgentStatus;
   logger: Logger;
@@ -42,6 +43,8 @@ export interface HttpHelpers {
   /** True when the request carries the node token. */
   isAuthorized(request: FastifyRequest): boolean;
   isShuttingDown(): boolean;
+  /** Failed authentications per address: HTTP 401s and /api/ws auth frames count in the same limiter. */
+  authFailures: AuthFailureLimiter;
 }
 
 /**
@@ -99,12 +102,13 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   // Slowloris guard: a client gets 10 s to send its headers.
   app.server.headersTimeout = 10_000;
 
-  const matches = tokenMatcher(options.token);
+  const token = typeof options.token === 'string' ? new NodeToken(options.token) : options.token;
   const limiter = new AuthFailureLimiter(options.authFailuresPerMinute);
   let shuttingDown = false;
   const helpers: HttpHelpers = {
-    isAuthorized: (request) => matches(tokenFromHeaders(request.headers)),
+    isAuthorized: (request) => token.matches(tokenFromHeaders(request.headers)),
     isShuttingDown: () => shuttingDown,
+    authFailures: limiter,
   };
 
   // Bodies are kept raw and parsed by the route: the panel sends JSON as application/json, text/plain or with
@@ -124,18 +128,27 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     if (PUBLIC_PATHS.has(path)) return;
     if (shuttingDown) return sendError(reply, 'SHUTTING_DOWN', 'the agent is shutting down');
     const hasCredentials = Boolean(request.headers.authorization || request.headers['x-api-key']);
+    const address = request.ip;
+    // Checked before the WebSocket exemption below: an address that failed too often (over HTTP or with /api/ws
+    // auth frames) does not get to upgrade and try again with frames.
+    const blocked = limiter.isBlocked(address);
     // WebSocket upgrades may authenticate with their first frame instead (PROTOCOL.md §6.5), and signed file URLs
     // carry their own signature, which the file routes verify.
-    if (path === '/api/ws' && !hasCredentials) return;
+    if (path === '/api/ws' && !hasCredentials && !blocked) return;
     if (path.startsWith('/api/servers/') && !hasCredentials && request.url.includes('signature=')) return;
-    const address = request.ip;
-    if (limiter.isBlocked(address))
-      return sendError(reply, 'RATE_LIMITED', 'too many failed authentications; retry later');
+    if (blocked) return sendError(reply, 'RATE_LIMITED', 'too many failed authentications; retry later');
     if (!helpers.isAuthorized(request)) {
       limiter.recordFailure(address);
       reply.header('www-authenticate', 'Bearer');
       return reply.code(401).send({ success: false, error: 'unauthorized', code: 'AUTH_FAILED' });
     }
+  });
+
+  // A WebSocket upgrade refused here (401, 429, 503) never reaches @fastify/websocket's own onRequest hook, so its
+  // onResponse clean-up skips the socket. Node's HTTP server keeps sockets half-open and has detached this one
+  // from its parser: without this, every refused upgrade would hold a socket until the peer goes away.
+  app.addHook('onResponse', async (request) => {
+    if (request.raw.headers.upgrade) request.raw.socket.destroy();
   });
 
   app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, request, reply) => {

@@ -65,3 +65,42 @@ export class AuthFailureLimiter {
     if (!first.done) this.entries.delete(first.value);
   }
 }
+
+/**
+ * The node token as a value that can change while the agent runs. Everything that authenticates with it (the
+ * HTTP hook, /api/ws auth frames, the ticket key) asks `matches`/`current` on each use instead of capturing the
+ * string once, and whoever owns a long-lived session (the WebSocket hub) listens to `onRotate` to end the
+ * sessions the old token opened.
+ */
+export class NodeToken {
+  private value: string;
+  private matcher: (candidate: string | undefined) => boolean;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(token: string) {
+    this.value = token;
+    this.matcher = tokenMatcher(token);
+  }
+
+  current(): string {
+    return this.value;
+  }
+
+  matches(candidate: string | undefined): boolean {
+    return this.matcher(candidate);
+  }
+
+  /** Replaces the token; listeners run synchronously, so no request is accepted with the old one afterwards. */
+  rotate(next: string): void {
+    if (next.length === 0) throw new Error('the node token must not be empty');
+    this.value = next;
+    this.matcher = tokenMatcher(next);
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /** Calls `listener` after every rotation; returns the unsubscribe function. */
+  onRotate(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

@@ -3,8 +3,10 @@ import type { WebSocket } from 'ws';
 import type { Dispatcher } from '../../commands/dispatcher.js';
 import type { AgentConfig } from '../../config/schema.js';
 import { AgentError } from '../../errors.js';
-import { type AgentEvent, EVENT_NAMES, type EventBus, type EventName } from '../../events/bus.js';
+import type { AgentEvent, EventBus } from '../../events/bus.js';
 import type { ServerRegistry } from '../../servers/registry.js';
+import { type AuthFailures, judgeAuthFrame, type Principal } from './auth-frame.js';
+import { raiseFrameLimit } from './frame-limit.js';
 import {
   CLOSE,
   commandBody,
@@ -15,16 +17,19 @@ import {
   pongFrame,
   responseFrame,
 } from './frames.js';
-import { TokenBucket } from './rate-limiter.js';
-import { permissionFor, type TicketClaims, type TicketSigner } from './tickets.js';
+import { FrameBudget, TokenBucket } from './rate-limiter.js';
+import { Subscriptions } from './subscriptions.js';
+import { ticketGuard } from './ticket-guard.js';
+import type { TicketSigner } from './tickets.js';
 
-/** Frames before authentication are small: an auth frame is a token and an id (PROTOCOL.md §6.5). */
-const MAX_PREAUTH_FRAME_BYTES = 16 * 1024;
+export type { Principal } from './auth-frame.js';
+
 /** Events held back while a command is in flight (its response must precede them). */
 const MAX_HELD_EVENTS = 10_000;
+/** setTimeout's ceiling; a ticket that lives longer is re-checked at this interval. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export type Principal = { kind: 'node' } | { kind: 'ticket'; claims: TicketClaims };
-
+/** What main.ts builds once for every socket. */
 export interface ConnectionDeps {
   config: AgentConfig['ws'];
   dispatcher: Dispatcher;
@@ -34,58 +39,76 @@ export interface ConnectionDeps {
   matchesToken: (token: string | undefined) => boolean;
   hello: () => Record<string, unknown>;
   pong: () => Record<string, unknown>;
-  /** Claims a per-server slot for a ticket socket; false when the server has too many. */
-  claimServerSlot: (serverId: string) => boolean;
-  releaseServerSlot: (serverId: string) => void;
   log: Logger;
 }
 
-interface Filter {
-  servers: Set<string> | '*';
-  events: Set<EventName> | '*';
+/** What the upgrade knows about this one socket. */
+export interface SocketContext {
+  /** The peer's address, the key of the auth-failure limiter. */
+  address: string;
+  authFailures: AuthFailures;
+  /** The largest frame after authenticating with the node token (the HTTP body limit). */
+  nodeFrameBytes: number;
 }
 
-const EVENT_SET: ReadonlySet<string> = new Set(EVENT_NAMES);
+/** The hub's side of a connection: the caps it enforces, told of every change of state. */
+export interface Seat {
+  /** The socket authenticated; a returned reason refuses it (close 1013), e.g. a full connection cap. */
+  authenticated(conn: WsConnection, principal: Principal): string | undefined;
+  closed(conn: WsConnection): void;
+}
+
+/** awaiting_auth → open → closed, or awaiting_auth → closed; nothing leaves closed. */
+type ConnState = 'awaiting_auth' | 'open' | 'closed';
 
 /**
- * One /api/ws socket: authentication (header, auth frame or ticket), subscriptions with resume, commands through
- * the shared dispatcher, liveness and every bound of PROTOCOL.md §6.5.
+ * One /api/ws socket: its lifecycle (auth deadline, liveness, ticket expiry), the frame budget, routing of
+ * frames to auth, subscriptions and the shared dispatcher, and back-pressure. The bounds of PROTOCOL.md §6.5
+ * live here; the caps across sockets live in the hub.
  */
 export class WsConnection {
+  private state: ConnState = 'awaiting_auth';
   private principal: Principal | undefined;
-  private filter: Filter | undefined;
-  private readonly bucket: TokenBucket;
+  private subscriptions: Subscriptions | undefined;
+  private readonly commands: TokenBucket;
+  private readonly budget: FrameBudget;
   private inFlight = 0;
   private held: AgentEvent[] = [];
   private lastSeen = Date.now();
   private readonly timers: NodeJS.Timeout[] = [];
-  private closed = false;
+  private expiry: NodeJS.Timeout | undefined;
   private readonly warnedTypes = new Set<string>();
 
   constructor(
     private readonly socket: WebSocket,
     private readonly deps: ConnectionDeps,
-    principal: Principal | undefined,
-    private readonly onClose: (conn: WsConnection) => void,
+    private readonly context: SocketContext,
+    private readonly seat: Seat,
   ) {
-    this.bucket = new TokenBucket(deps.config.commandsPerSecond, deps.config.commandBurst);
+    const { config } = deps;
+    this.commands = new TokenBucket(config.commandsPerSecond, config.commandBurst);
+    this.budget = new FrameBudget(config.framesPerSecond, config.frameBurst);
     socket.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     socket.on('pong', () => {
       this.lastSeen = Date.now();
     });
+    // Protocol pings are frames too: ws answers them itself, so a flood of them is only visible here.
+    socket.on('ping', () => {
+      this.lastSeen = Date.now();
+      if (this.budget.admit() === 'close') this.close(CLOSE.RATE_LIMITED, 'rate limit exceeded');
+    });
     socket.on('close', () => this.dispose());
     socket.on('error', (err) => deps.log.debug({ err }, 'websocket error'));
+    this.timers.push(setInterval(() => this.heartbeat(), Math.min(config.pingIntervalMs, config.idleTimeoutMs / 2)));
     this.timers.push(
-      setInterval(() => this.heartbeat(), Math.min(deps.config.pingIntervalMs, deps.config.idleTimeoutMs / 2)),
+      setTimeout(() => {
+        if (this.state === 'awaiting_auth') this.close(CLOSE.AUTH_FAILED, 'authentication timeout');
+      }, config.authTimeoutMs),
     );
-    if (principal) this.authenticate(principal);
-    else {
-      this.timers.push(
-        setTimeout(() => {
-          if (!this.principal) this.close(CLOSE.AUTH_FAILED, 'authentication timeout');
-        }, deps.config.authTimeoutMs),
-      );
-    }
+  }
+
+  get authenticatedAs(): Principal | undefined {
+    return this.principal;
   }
 
   private heartbeat(): void {
@@ -96,12 +119,26 @@ export class WsConnection {
     if (this.socket.readyState === this.socket.OPEN) this.socket.ping();
   }
 
-  private authenticate(principal: Principal): boolean {
-    if (principal.kind === 'ticket' && !this.deps.claimServerSlot(principal.claims.sid)) {
-      this.close(CLOSE.TRY_AGAIN_LATER, 'too many sockets for this server');
+  /** Called by the hub for a bearer header on the upgrade, and below for an auth frame. */
+  authenticate(principal: Principal): boolean {
+    if (this.state !== 'awaiting_auth') return false;
+    const refused = this.seat.authenticated(this, principal);
+    if (refused) {
+      this.close(CLOSE.TRY_AGAIN_LATER, refused);
       return false;
     }
+    this.state = 'open';
     this.principal = principal;
+    this.subscriptions = new Subscriptions(
+      this.deps.registry,
+      this.deps.bus,
+      principal.kind === 'ticket' ? principal.claims : undefined,
+    );
+    // Ticket sockets keep the small limit: their actions (console lines, power) never need more.
+    if (principal.kind === 'node' && !raiseFrameLimit(this.socket, this.context.nodeFrameBytes)) {
+      this.deps.log.warn('ws internals changed: node-token sockets keep the pre-auth frame limit');
+    }
+    if (principal.kind === 'ticket') this.watchExpiry(principal.claims.exp * 1000);
     this.send({
       type: 'hello',
       id: `h${Date.now().toString(36)}`,
@@ -111,14 +148,26 @@ export class WsConnection {
     return true;
   }
 
+  /** Closes the socket when its ticket expires, whether or not the client sends anything. */
+  private watchExpiry(expiresAtMs: number): void {
+    const left = expiresAtMs - Date.now();
+    if (left <= 0) {
+      this.close(CLOSE.AUTH_FAILED, 'ticket expired');
+      return;
+    }
+    this.expiry = setTimeout(() => this.watchExpiry(expiresAtMs), Math.min(left, MAX_TIMER_MS));
+  }
+
   private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.state === 'closed') return;
     this.lastSeen = Date.now();
     if (isBinary) {
       this.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not supported');
       return;
     }
-    if (!this.principal && data.length > MAX_PREAUTH_FRAME_BYTES) {
-      this.close(CLOSE.TOO_LARGE, 'frame too large');
+    const admission = this.budget.admit();
+    if (admission === 'close') {
+      this.close(CLOSE.RATE_LIMITED, 'rate limit exceeded');
       return;
     }
     let frame: Frame;
@@ -131,29 +180,36 @@ export class WsConnection {
       }
       throw err;
     }
-    if (!this.principal) {
+    if (admission === 'refuse') {
+      const error = new AgentError('RATE_LIMITED', 'more than the allowed frames per second; slow down');
+      this.send(responseFrame(frame.id, { success: false, error }));
+      return;
+    }
+    if (this.state === 'awaiting_auth') {
       this.onAuthFrame(frame);
       return;
     }
+    this.route(frame);
+  }
+
+  private route(frame: Frame): void {
     switch (frame.type) {
       case 'command':
         return void this.onCommand(frame);
-      case 'subscribe': {
+      case 'subscribe':
         this.onSubscribe(frame);
         return;
-      }
       case 'unsubscribe': {
-        this.onUnsubscribe(frame);
+        const subscribed = this.subscriptions?.unsubscribe(frame) ?? false;
+        this.send(responseFrame(frame.id, { success: true, data: { subscribed } }));
         return;
       }
-      case 'ping': {
+      case 'ping':
         this.send(pongFrame(frame.id, this.deps.pong()));
         return;
-      }
-      case 'auth': {
-        this.send({ type: 'response', id: frame.id, timestamp: new Date().toISOString(), success: true });
+      case 'auth':
+        this.send(responseFrame(frame.id, { success: true }));
         return;
-      }
       case 'pong':
         return;
       default:
@@ -165,43 +221,32 @@ export class WsConnection {
   }
 
   private onAuthFrame(frame: Frame): void {
-    if (frame.type !== 'auth') {
-      this.close(CLOSE.AUTH_FAILED, 'authenticate first');
+    const outcome = judgeAuthFrame(frame, {
+      matchesToken: this.deps.matchesToken,
+      tickets: this.deps.tickets,
+      authFailures: this.context.authFailures,
+      address: this.context.address,
+    });
+    if (!outcome.ok) {
+      this.send(responseFrame(frame.id, { success: false, error: outcome.error }));
+      this.close(outcome.closeCode, outcome.closeReason);
       return;
     }
-    const token = typeof frame.token === 'string' ? frame.token : undefined;
-    const ticket = typeof frame.ticket === 'string' ? frame.ticket : token;
-    let principal: Principal | undefined;
-    if (this.deps.matchesToken(token)) principal = { kind: 'node' };
-    else if (ticket) {
-      const claims = this.deps.tickets.verify(ticket);
-      if (claims) principal = { kind: 'ticket', claims };
-    }
-    const ok = principal !== undefined;
-    const error = new AgentError('AUTH_FAILED', 'invalid token or ticket');
-    this.send(responseFrame(frame.id, ok ? { success: true } : { success: false, error }));
-    if (!principal) {
-      this.close(CLOSE.AUTH_FAILED, 'authentication failed');
-      return;
-    }
-    this.authenticate(principal);
+    this.send(responseFrame(frame.id, { success: true }));
+    this.authenticate(outcome.principal);
   }
 
   private async onCommand(frame: Frame): Promise<void> {
-    if (!this.bucket.take()) {
+    if (!this.commands.take()) {
       const error = new AgentError('RATE_LIMITED', 'more than the allowed commands per second; slow down');
       this.send(responseFrame(frame.id, { success: false, error }));
       return;
     }
-    const body = commandBody(frame);
-    const denied = this.ticketDenial(body);
-    if (denied) {
-      this.send(responseFrame(frame.id, { success: false, error: denied }));
-      return;
-    }
+    const principal = this.principal;
+    const guard = principal?.kind === 'ticket' ? ticketGuard(principal.claims, this.deps.registry) : undefined;
     this.inFlight++;
     try {
-      const reply = await this.deps.dispatcher.dispatch(body, this.deps.log);
+      const reply = await this.deps.dispatcher.dispatch(commandBody(frame), this.deps.log, guard);
       this.send(responseFrame(frame.id, reply));
     } finally {
       this.inFlight--;
@@ -209,122 +254,23 @@ export class WsConnection {
     }
   }
 
-  /** A ticket socket may use only its own server and only the actions its permissions name. */
-  private ticketDenial(body: Record<string, unknown>): AgentError | undefined {
-    if (this.principal?.kind !== 'ticket') return undefined;
-    const { claims } = this.principal;
-    const action = typeof body.action === 'string' ? body.action : '';
-    const needed = permissionFor(action);
-    if (!needed || !claims.perms.includes(needed)) {
-      return new AgentError('PERMISSION_DENIED', `this ticket does not allow ${action || 'that action'}`);
-    }
-    const serverId = typeof body.serverId === 'string' ? body.serverId : undefined;
-    if (!serverId || this.deps.registry.find(serverId)?.id !== claims.sid) {
-      return new AgentError('PERMISSION_DENIED', 'this ticket is for another server');
-    }
-    return undefined;
-  }
-
-  private canonicalServers(raw: unknown): Set<string> | '*' | AgentError {
-    if (this.principal?.kind === 'ticket') return new Set([this.principal.claims.sid]);
-    if (raw === undefined || raw === '*') return '*';
-    if (!Array.isArray(raw) || raw.length > 10_000 || !raw.every((s) => typeof s === 'string')) {
-      return new AgentError('INVALID_PAYLOAD', 'servers: must be "*" or an array of server ids');
-    }
-    // Unknown ids are kept as given: a server created later under that id is then included.
-    return new Set(raw.map((id) => this.deps.registry.find(id)?.id ?? id));
-  }
-
-  private eventNames(raw: unknown): Set<EventName> | '*' | AgentError {
-    if (this.principal?.kind === 'ticket' && !this.principal.claims.perms.includes('console.read')) {
-      return new Set<EventName>(['server_status_changed']);
-    }
-    if (raw === undefined || raw === '*') return '*';
-    if (!Array.isArray(raw) || !raw.every((e) => typeof e === 'string' && EVENT_SET.has(e))) {
-      return new AgentError('INVALID_PAYLOAD', `events: must be "*" or an array of ${EVENT_NAMES.join(', ')}`);
-    }
-    return new Set(raw as EventName[]);
-  }
-
   private onSubscribe(frame: Frame): void {
-    const servers = this.canonicalServers(frame.servers);
-    const events = this.eventNames(frame.events);
-    const invalid = servers instanceof AgentError ? servers : events instanceof AgentError ? events : undefined;
-    if (invalid) {
-      this.send(responseFrame(frame.id, { success: false, error: invalid }));
+    const result = this.subscriptions?.subscribe(frame);
+    if (!result) return;
+    if (result instanceof AgentError) {
+      this.send(responseFrame(frame.id, { success: false, error: result }));
       return;
     }
-    this.filter = { servers: servers as Set<string> | '*', events: events as Set<EventName> | '*' };
-
-    const { bus } = this.deps;
-    const since = frame.since as { epoch?: unknown; seq?: unknown } | undefined;
-    let replay: AgentEvent[] = [];
-    let resume: Record<string, unknown> = { resumed: false, replayed: 0 };
-    if (since && typeof since === 'object') {
-      const seq = Number(since.seq);
-      if (since.epoch !== bus.epoch) resume = { resumed: false, replayed: 0, reason: 'epoch_changed' };
-      else if (!Number.isInteger(seq) || seq > bus.currentSeq)
-        resume = { resumed: false, replayed: 0, reason: 'ahead' };
-      else {
-        const missed = bus.replaySince(seq);
-        if (!missed) resume = { resumed: false, replayed: 0, reason: 'too_old' };
-        else {
-          replay = missed.filter((e) => this.matches(e));
-          resume = { resumed: true, replayed: replay.length };
-        }
-      }
-    }
-    const snapshot = this.deps.registry
-      .list()
-      .filter((s) => this.filter?.servers === '*' || this.filter?.servers.has(s.id))
-      .map((s) => ({ serverId: s.id, aliases: s.aliases, status: s.state }));
-    this.send(
-      responseFrame(frame.id, {
-        success: true,
-        data: {
-          servers: servers === '*' ? '*' : [...(servers as Set<string>)],
-          events: events === '*' ? '*' : [...(events as Set<EventName>)],
-          epoch: bus.epoch,
-          seq: bus.currentSeq,
-          ...resume,
-          snapshot,
-        },
-      }),
-    );
-    for (const event of replay) this.send(eventFrame(event));
+    this.send(responseFrame(frame.id, { success: true, data: result.data }));
+    for (const event of result.replay) this.send(eventFrame(event));
   }
 
-  private onUnsubscribe(frame: Frame): void {
-    const filter = this.filter;
-    if (filter) {
-      const servers = frame.servers === undefined ? undefined : this.canonicalServers(frame.servers);
-      const events = frame.events === undefined ? undefined : this.eventNames(frame.events);
-      if (servers === '*' || (servers === undefined && events === undefined) || events === '*') this.filter = undefined;
-      else {
-        if (servers instanceof Set && filter.servers !== '*') for (const s of servers) filter.servers.delete(s);
-        if (events instanceof Set && filter.events !== '*') for (const e of events) filter.events.delete(e);
-      }
-    }
-    this.send(responseFrame(frame.id, { success: true, data: { subscribed: this.filter !== undefined } }));
-  }
-
-  private matches(event: AgentEvent): boolean {
-    const filter = this.filter;
-    if (!filter) return false;
-    if (filter.events !== '*' && !filter.events.has(event.event)) return false;
-    if (event.serverId === undefined) return this.principal?.kind === 'node';
-    return filter.servers === '*' || filter.servers.has(event.serverId);
-  }
-
-  /** Whether this socket wants resource_update for a server (the stats pusher samples only those). */
   wantsStats(serverId: string): boolean {
-    const filter = this.filter;
-    if (!filter || (filter.events !== '*' && !filter.events.has('resource_update'))) return false;
-    return filter.servers === '*' || filter.servers.has(serverId);
+    return this.subscriptions?.wantsStats(serverId) ?? false;
   }
 
   deliver(event: AgentEvent): void {
-    if (this.closed || !this.matches(event)) return;
+    if (this.state !== 'open' || !this.subscriptions?.matches(event)) return;
     if (this.inFlight > 0) {
       this.held.push(event);
       if (this.held.length > MAX_HELD_EVENTS) this.close(CLOSE.TRY_AGAIN_LATER, 'slow consumer: resume with since');
@@ -340,7 +286,7 @@ export class WsConnection {
   }
 
   private send(frame: Record<string, unknown>): void {
-    if (this.closed || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.state === 'closed' || this.socket.readyState !== this.socket.OPEN) return;
     // A consumer that cannot keep up is closed rather than buffered without bound; it resumes from its seq.
     if (this.socket.bufferedAmount > this.deps.config.maxQueuedBytes) {
       this.close(CLOSE.TRY_AGAIN_LATER, 'slow consumer: resume with since');
@@ -350,7 +296,7 @@ export class WsConnection {
   }
 
   close(code: number, reason: string): void {
-    if (this.closed) return;
+    if (this.state === 'closed') return;
     this.dispose();
     try {
       this.socket.close(code, reason);
@@ -362,11 +308,11 @@ export class WsConnection {
   }
 
   private dispose(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.state === 'closed') return;
+    this.state = 'closed';
     for (const timer of this.timers) clearTimeout(timer);
-    if (this.principal?.kind === 'ticket') this.deps.releaseServerSlot(this.principal.claims.sid);
+    clearTimeout(this.expiry);
     this.held = [];
-    this.onClose(this);
+    this.seat.closed(this);
   }
 }

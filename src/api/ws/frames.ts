@@ -27,7 +27,7 @@ export interface Frame {
   [key: string]: unknown;
 }
 
-/** Close codes of PROTOCOL.md §6.6. */
+/** Close codes of PROTOCOL.md §6.6; 4429 (rate limited) mirrors HTTP 429 as 4401 and 4408 mirror 401 and 408. */
 export const CLOSE = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
@@ -37,6 +37,7 @@ export const CLOSE = {
   PROTOCOL_VIOLATION: 4400,
   AUTH_FAILED: 4401,
   LIVENESS_TIMEOUT: 4408,
+  RATE_LIMITED: 4429,
 } as const;
 
 export class FrameError extends Error {

@@ -6,15 +6,25 @@ import type { WsHub } from './hub.js';
 
 /**
  * The inbound WebSocket route (PROTOCOL.md §6.5). A bearer header on the upgrade authenticates at once (the
- * app's auth hook has already refused a wrong one with 401); otherwise the first frame must. Browsers are
- * refused unless their Origin is allowed, and tokens in the query string are refused outright (they end up in
- * proxy logs).
+ * app's auth hook has already refused a wrong one with 401, and an address over the auth-failure limit with 429);
+ * otherwise the first frame must. Browsers are refused unless their Origin is allowed, and tokens in the query
+ * string are refused outright (they end up in proxy logs).
+ *
+ * `maxPayloadBytes` is the frame limit of node-token sockets once authenticated; until then, and for ticket
+ * sockets, ws enforces the hub's much smaller pre-auth limit from each frame header (see frame-limit.ts).
  */
 export function wsPlugin(hub: WsHub, options: { allowedOrigins: readonly string[]; maxPayloadBytes: number }) {
   return async (app: FastifyInstance, helpers: HttpHelpers): Promise<void> => {
     await app.register(websocket, {
-      options: { maxPayload: options.maxPayloadBytes },
+      options: { maxPayload: hub.preAuthFrameBytes },
       preClose: async () => hub.closeAll(),
+      errorHandler: (err, socket) => {
+        // A protocol error (1009 too large, 1007 bad UTF-8…): ws has already sent the close frame and ends the
+        // socket itself. Terminating here would reset the connection before the peer reads the close code.
+        if ((err as { code?: unknown }).code?.toString().startsWith('WS_ERR_')) return;
+        app.log.error({ err }, 'websocket handler failed');
+        socket.terminate();
+      },
     });
     app.get(
       '/api/ws',
@@ -43,7 +53,11 @@ export function wsPlugin(hub: WsHub, options: { allowedOrigins: readonly string[
         },
       },
       (socket, request) => {
-        hub.accept(socket, helpers.isAuthorized(request) ? { kind: 'node' } : undefined);
+        hub.accept(socket, helpers.isAuthorized(request) ? { kind: 'node' } : undefined, {
+          address: request.ip,
+          authFailures: helpers.authFailures,
+          nodeFrameBytes: options.maxPayloadBytes,
+        });
       },
     );
   };

@@ -21,3 +21,26 @@ export class TokenBucket {
     return true;
   }
 }
+
+export type Admission = 'accept' | 'refuse' | 'close';
+
+/**
+ * The budget of every inbound frame on one socket: `accept` within the bucket; past it `refuse` (the caller
+ * answers RATE_LIMITED), and a second bucket of the same shape counts refusals, so a peer that keeps sending
+ * after being refused gets `close`. A client that briefly exceeds its rate only sees errors; a flood is closed
+ * after about `burst` refusals instead of costing a refusal frame per frame for ever.
+ */
+export class FrameBudget {
+  private readonly frames: TokenBucket;
+  private readonly refusals: TokenBucket;
+
+  constructor(ratePerSecond: number, burst: number, now: () => number = Date.now) {
+    this.frames = new TokenBucket(ratePerSecond, burst, now);
+    this.refusals = new TokenBucket(ratePerSecond, burst, now);
+  }
+
+  admit(): Admission {
+    if (this.frames.take()) return 'accept';
+    return this.refusals.take() ? 'refuse' : 'close';
+  }
+}

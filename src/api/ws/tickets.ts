@@ -17,17 +17,23 @@ export interface TicketClaims {
 }
 
 export class TicketSigner {
-  private readonly key: Buffer;
+  private readonly token: { current(): string };
+  private keyFor: { token: string; key: Buffer } | undefined;
 
+  /** `nodeToken` may be a rotating token (NodeToken): tickets then follow it, and a rotation revokes them all. */
   constructor(
-    nodeToken: string,
+    nodeToken: string | { current(): string },
     private readonly now: () => number = Date.now,
   ) {
-    this.key = createHmac('sha256', nodeToken).update('ctrl-alt-play ws ticket v1').digest();
+    this.token = typeof nodeToken === 'string' ? { current: () => nodeToken } : nodeToken;
   }
 
   private sign(body: string): Buffer {
-    return createHmac('sha256', this.key).update(body).digest();
+    const token = this.token.current();
+    if (this.keyFor?.token !== token) {
+      this.keyFor = { token, key: createHmac('sha256', token).update('ctrl-alt-play ws ticket v1').digest() };
+    }
+    return createHmac('sha256', this.keyFor.key).update(body).digest();
   }
 
   mint(serverId: string, perms: TicketPermission[], ttlSeconds: number): { ticket: string; expiresAt: string } {
