@@ -4,6 +4,7 @@ import Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { AgentError } from '../errors.js';
 import { DockerTimeoutError, engineMessage, isConflict, isNotFound, toDockerAgentError } from './errors.js';
+import { parseImageRef } from './image-ref.js';
 import { type ContainerRole, LABEL_MANAGED, LABEL_ROLE, LABEL_SERVER_ID, ownerFilters } from './labels.js';
 
 /**
@@ -137,11 +138,13 @@ export class DockerRuntime {
     return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: info?.CgroupVersion };
   }
 
-  async ping(timeoutMs = 3000): Promise<boolean> {
+  /** `onError` learns why a ping failed (the health log names ENOENT, EACCES or a time-out). */
+  async ping(timeoutMs = 3000, onError?: (err: AgentError) => void): Promise<boolean> {
     try {
       await this.call('ping', (abortSignal) => this.signalled.ping({ abortSignal }), timeoutMs);
       return true;
-    } catch {
+    } catch (err) {
+      onError?.(toDockerAgentError(err, 'ping'));
       return false;
     }
   }
@@ -240,8 +243,7 @@ export class DockerRuntime {
    * copy is used with a warning (there may be no registry at all); otherwise IMAGE_PULL_FAILED.
    */
   async pullImage(reference: string, onProgress: (message: string) => void): Promise<PullResult> {
-    const localOnly = reference.startsWith('~');
-    const ref = localOnly ? reference.slice(1) : reference;
+    const { ref, localOnly } = parseImageRef(reference);
     if (localOnly) {
       if (await this.inspectImage(ref)) return { usedLocal: true };
       throw new AgentError('IMAGE_PULL_FAILED', `image ${ref} is marked local-only (~) but is not present locally`);
@@ -356,6 +358,19 @@ export class DockerRuntime {
       if ((err as AgentError).cause && (err as { cause: { statusCode?: number } }).cause.statusCode === 304) return;
       throw err;
     }
+  }
+
+  /**
+   * `docker update` of a container's resource limits, in place (update_server, PROTOCOL.md §4.6). The Engine reads
+   * 0 as "leave unchanged", so a caller cannot lift a limit this way; it re-creates the container instead.
+   */
+  async updateResources(
+    containerId: string,
+    resources: { Memory?: number; MemorySwap?: number; NanoCpus?: number; BlkioWeight?: number },
+  ): Promise<void> {
+    await this.call('update the container limits', (abortSignal) =>
+      this.docker.getContainer(containerId).update({ ...resources, abortSignal }),
+    );
   }
 
   /** Sends a signal; a container that is not running is not an error. */

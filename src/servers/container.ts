@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { buildContainerOptions, CONTAINER_OPTIONS_REVISION } from '../docker/container-options.js';
+import { parseImageRef } from '../docker/image-ref.js';
 import { containerName, LABEL_SPEC_HASH, ownerLabels } from '../docker/labels.js';
 import { AgentError } from '../errors.js';
 import type { ServerContext } from './context.js';
@@ -21,7 +22,7 @@ export function specHash(server: Server): string {
 }
 
 function imageRef(image: string): string {
-  return image.startsWith('~') ? image.slice(1) : image;
+  return parseImageRef(image).ref;
 }
 
 /** Creates the server's container from its spec, replacing an old one. Returns the container id. */

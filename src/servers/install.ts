@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises';
+import { parseImageRef } from '../docker/image-ref.js';
 import { buildInstallContainerOptions } from '../docker/install-options.js';
 import { ownerLabels } from '../docker/labels.js';
 import { AgentError, toAgentError } from '../errors.js';
@@ -103,7 +104,7 @@ async function runInstallScript(
 ): Promise<void> {
   const image = script.container ?? server.spec.image;
   if (script.container) await ctx.runtime.pullImage(script.container, () => undefined);
-  const ref = image.startsWith('~') ? image.slice(1) : image;
+  const { ref } = parseImageRef(image);
   const splitter = new LineSplitter();
   // Ensured per install, not only at boot: it is cheap (one list), and an operator's `docker network prune`
   // between boot and this install would otherwise fail it.
