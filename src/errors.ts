@@ -63,10 +63,6 @@ export class AgentError extends Error {
   }
 }
 
-export function isAgentError(err: unknown): err is AgentError {
-  return err instanceof AgentError;
-}
-
 /** Wraps anything thrown into an AgentError; unknown errors become INTERNAL_ERROR without leaking details. */
 export function toAgentError(err: unknown): AgentError {
   if (err instanceof AgentError) return err;

@@ -35,10 +35,34 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
  */
 export class ServerMetrics {
   private readonly previous = new Map<string, RawSample>();
+  /** The last figures handed out per server, for /metrics: a scrape reads these and never samples itself. */
+  private readonly latest = new Map<string, { data: ServerMetricsData; at: number }>();
 
-  constructor(private readonly ctx: ServerContext) {}
+  constructor(private readonly ctx: ServerContext) {
+    // A deleted server's baselines and last figures would otherwise stay in these maps for the agent's lifetime.
+    ctx.bus.subscribe((event) => {
+      if (event.event === 'server_deleted' && event.serverId) this.forget(event.serverId);
+    });
+  }
 
   async sample(server: Server): Promise<ServerMetricsData> {
+    const data = await this.measure(server);
+    this.latest.set(server.id, { data, at: Date.now() });
+    return data;
+  }
+
+  /** The last sample taken for the panel or a stats subscriber (no I/O), and when (epoch ms). */
+  cached(serverId: string): { data: ServerMetricsData; at: number } | undefined {
+    return this.latest.get(serverId);
+  }
+
+  /** Drops the cached figures of servers that are gone (the maps stay bounded by the registry). */
+  retain(isKnown: (serverId: string) => boolean): void {
+    for (const id of this.latest.keys()) if (!isKnown(id)) this.latest.delete(id);
+    for (const id of this.previous.keys()) if (!isKnown(id)) this.previous.delete(id);
+  }
+
+  private async measure(server: Server): Promise<ServerMetricsData> {
     const diskBytes = await this.ctx.disk.usedBytes(server.id, server.dataDir).catch(() => 0);
     const base = {
       disk: round2(diskBytes / MIB),
@@ -102,5 +126,6 @@ export class ServerMetrics {
 
   forget(serverId: string): void {
     this.previous.delete(serverId);
+    this.latest.delete(serverId);
   }
 }

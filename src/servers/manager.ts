@@ -174,6 +174,7 @@ export class ServerManager {
         await ctx.store.remove(server.id);
         await ctx.registry.remove(server.id);
         this.exits.forget(server.id);
+        ctx.disk.forget(server.id);
         ctx.bus.publish('server_deleted', server.id, { aliases });
         ctx.bus.forgetServer(server.id);
         server.log.info({ keepFiles }, 'server deleted');
