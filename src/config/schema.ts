@@ -9,6 +9,28 @@ const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
 const bool = z.preprocess((v) => (v === 'true' ? true : v === 'false' ? false : v), z.boolean());
 
+/**
+ * One range of the ports pool: "25565-25600", "27015" (a single port) or {from, to?, ip?}. `ip` is the host
+ * address the pool's ports bind to (servers.defaultIp when absent).
+ */
+const portRange = z
+  .union([
+    z
+      .string()
+      .regex(/^\s*\d{1,5}\s*(-\s*\d{1,5}\s*)?$/, 'must be "from-to" or a single port')
+      .transform((s) => {
+        const [from, to = from] = s.split('-').map((n) => Number(n.trim()));
+        return { from: from as number, to: to as number, ip: undefined as string | undefined };
+      }),
+    z.strictObject({
+      from: z.coerce.number().int(),
+      to: z.coerce.number().int().optional(),
+      ip: z.string().min(1).max(64).optional(),
+    }),
+  ])
+  .transform((r) => ({ from: r.from, to: r.to ?? r.from, ip: r.ip }))
+  .refine((r) => r.from >= 1 && r.to <= 65535 && r.from <= r.to, 'a range must lie in 1-65535 with from <= to');
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export const configSchema = z.strictObject({
@@ -63,6 +85,8 @@ export const configSchema = z.strictObject({
       pullTimeoutMs: positiveInt.default(15 * 60_000),
       /** Calls to the Engine that take longer than this are treated as DOCKER_UNAVAILABLE. */
       apiTimeoutMs: positiveInt.default(20_000),
+      /** Period of the reachability ping behind /health, /ready and /metrics (its time-out: 3 s or apiTimeoutMs). */
+      healthIntervalMs: positiveInt.default(5_000),
     })
     .prefault({}),
   servers: z
@@ -90,6 +114,8 @@ export const configSchema = z.strictObject({
        */
       sanitizeMaxEntries: positiveInt.default(1_000_000),
       sanitizeMaxDepth: z.coerce.number().int().min(1).max(256).default(64),
+      /** The kept output of a server's last install (get_install_log): its last this-many bytes, on disk. */
+      installLogMaxBytes: positiveInt.default(1024 * 1024),
       /** Run Docker's init as PID 1 to reap zombies and forward signals. */
       init: bool.default(false),
       /** Address published ports bind to when the payload names none. */
@@ -109,6 +135,15 @@ export const configSchema = z.strictObject({
       consoleFloodLinesPerSecond: positiveInt.default(5000),
       /** Console output read per second per server; beyond it the game blocks on its own writes. */
       consoleMaxBytesPerSecond: positiveInt.default(4 * 1024 * 1024),
+    })
+    .prefault({}),
+  allocations: z
+    .strictObject({
+      /**
+       * Ports a server created without `ports` and without a numeric SERVER_PORT gets one from (TCP and UDP),
+       * persisted in its spec (PROTOCOL.md §4.6). Empty: no pool, such a server publishes nothing.
+       */
+      pool: z.array(portRange).max(256).default([]),
     })
     .prefault({}),
   files: z
@@ -195,8 +230,21 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** resource_update period for running servers that have subscribers. */
       resourceIntervalMs: z.coerce.number().int().min(1000).max(60_000).default(2000),
+      /**
+       * "host:port" of a listener of its own for GET /metrics (e.g. "127.0.0.1:9464"); when unset, /metrics is
+       * served on the main listener. Prometheus scrapes it without the panel's listener, TLS or rate limits.
+       */
+      listen: z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:]+):\d{1,5}$/, 'must be "host:port", e.g. "127.0.0.1:9464"')
+        .optional(),
+      /** /metrics asks for the node token (Bearer). Turning it off is only allowed on a listener of its own. */
+      auth: bool.default(true),
     })
-    .prefault({}),
+    .prefault({})
+    .refine((m) => m.auth || m.listen !== undefined, {
+      message: 'auth: false needs metrics.listen: the main listener never serves /metrics without the token',
+    }),
   shutdown: z
     .strictObject({
       /** Stop every game server gracefully on SIGTERM instead of leaving them running. */

@@ -107,6 +107,8 @@ export interface ServerSpec {
   environment: Record<string, string>;
   limits: Limits;
   ports: PortBinding[];
+  /** Set when `ports` holds the one port given from `allocations.pool` (port-pool.ts), not the panel's. */
+  portFromPool?: boolean | undefined;
   install: { script: string; container: string | undefined; entrypoint: string } | undefined;
   skipScripts: boolean;
   stopCommand: string | undefined;
