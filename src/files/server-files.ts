@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { AgentError } from '../errors.js';
 import type { DenyList } from './deny-list.js';
 import { compareEntries, type FileInfo, fileInfo, type IdNames } from './file-info.js';
+import { searchFiles } from './file-search.js';
 import { errno, fsError } from './fs-errors.js';
 import { fdPath, Jail, type Located, tempBeside } from './jail.js';
 import { displayPath } from './path-rules.js';
@@ -398,57 +399,10 @@ export class ServerFiles {
     });
   }
 
-  /** search_files: case-insensitive substring on names, breadth-first, never through a symlinked directory. */
-  async search(
-    input: unknown,
-    query: string,
-    fileType: 'file' | 'directory' | 'all',
-  ): Promise<{ path: string; files: FileInfo[]; total: number; truncated: boolean }> {
-    return this.with(input, { follow: true }, async (loc) => {
-      const deadline = Date.now() + this.limits.searchTimeMs;
-      const needle = query.toLowerCase();
-      const files: FileInfo[] = [];
-      let truncated = false;
-      const queue: { segments: string[]; depth: number }[] = [{ segments: loc.real, depth: 0 }];
-      while (queue.length > 0) {
-        const { segments, depth } = queue.shift() as { segments: string[]; depth: number };
-        if (Date.now() > deadline) {
-          truncated = true;
-          break;
-        }
-        let names: string[];
-        let handle: Awaited<ReturnType<typeof open>> | undefined;
-        try {
-          handle = await this.jail.openDir(segments, displayPath(segments));
-          names = await readdir(fdPath(handle.fd));
-        } catch {
-          await handle?.close();
-          continue; // vanished or swapped mid-walk: skip it
-        }
-        try {
-          for (const name of names) {
-            const st = await lstat(fdPath(handle.fd, name)).catch(() => undefined);
-            if (!st) continue;
-            const childSegments = [...segments, name];
-            const kind = st.isDirectory() ? 'directory' : 'file';
-            if (name.toLowerCase().includes(needle) && (fileType === 'all' || fileType === kind)) {
-              if (files.length >= this.limits.searchMaxResults) {
-                truncated = true;
-                break;
-              }
-              files.push(await this.info(childSegments, st));
-            }
-            if (st.isDirectory() && depth + 1 < this.limits.searchMaxDepth) {
-              queue.push({ segments: childSegments, depth: depth + 1 });
-            }
-          }
-        } finally {
-          await handle.close();
-        }
-        if (files.length >= this.limits.searchMaxResults && truncated) break;
-      }
-      files.sort(compareEntries);
-      return { path: loc.display, files, total: files.length, truncated };
-    });
+  /** search_files (file-search.ts). */
+  search(input: unknown, query: string, fileType: 'file' | 'directory' | 'all') {
+    return this.with(input, { follow: true }, (loc) =>
+      searchFiles(this.jail, loc, query, fileType, this.limits, (segments, st) => this.info(segments, st)),
+    );
   }
 }
