@@ -4,12 +4,14 @@ import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http/app.js';
 import { tokenMatcher } from './api/http/auth.js';
 import { fileRoutes } from './api/http/file-routes.js';
+import { metricsRoute, startMetricsListener } from './api/http/metrics-routes.js';
+import { buildOpenApiDocument, docsRoute } from './api/http/openapi.js';
 import { WsHub } from './api/ws/hub.js';
 import { wsPlugin } from './api/ws/plugin.js';
-import { TicketSigner } from './api/ws/tickets.js';
 import { consoleActions } from './commands/actions/console.js';
 import { fileActions } from './commands/actions/files.js';
 import { lifecycleActions } from './commands/actions/lifecycle.js';
+import { maintenanceActions } from './commands/actions/maintenance.js';
 import { metricsActions } from './commands/actions/metrics.js';
 import { modActions } from './commands/actions/mods.js';
 import { ticketActions } from './commands/actions/ws-tickets.js';
@@ -20,8 +22,9 @@ import { DockerHealth } from './docker/health.js';
 import { DockerRuntime } from './docker/runtime.js';
 import { EVENT_NAMES, EventBus } from './events/bus.js';
 import { measureTree } from './files/disk-measure.js';
-import { FileAccess } from './servers/file-access.js';
 import { createLogger } from './logging.js';
+import { AgentMetrics } from './metrics/agent-metrics.js';
+import { GameQueries } from './metrics/game-queries.js';
 import { HostMetrics, systemLoadPercent } from './metrics/host-metrics.js';
 import { ServerMetrics } from './metrics/server-metrics.js';
 import { StatsPusher } from './metrics/stats-pusher.js';
@@ -31,9 +34,11 @@ import { Outbox } from './panel/outbox.js';
 import { PanelLink } from './panel/panel-link.js';
 import { panelSocketUrl } from './panel/panel-socket-url.js';
 import { UrlSigner } from './protocol/signed-url.js';
+import { TicketSigner } from './protocol/tickets.js';
 import type { ServerContext } from './servers/context.js';
 import { DiskUsageTracker } from './servers/disk-usage.js';
 import { DiskWatch } from './servers/disk-watch.js';
+import { FileAccess } from './servers/file-access.js';
 import { ServerManager } from './servers/manager.js';
 import { stopServer } from './servers/power.js';
 import { ServerRegistry } from './servers/registry.js';
@@ -82,7 +87,11 @@ export async function startAgent(
     pullTimeoutMs: config.docker.pullTimeoutMs,
     logger: log.child({ component: 'docker' }),
   });
-  const health = new DockerHealth(runtime, log.child({ component: 'docker-health' }));
+  const health = new DockerHealth(runtime, log.child({ component: 'docker-health' }), {
+    host: config.docker.host ?? 'unix:///var/run/docker.sock',
+    intervalMs: config.docker.healthIntervalMs,
+    pingTimeoutMs: Math.min(3_000, config.docker.apiTimeoutMs),
+  });
   const store = new ServerStore(config.dataDir, log.child({ component: 'store' }));
   const registry = new ServerRegistry(store);
   // With a panel link, events bound for the panel survive an agent restart: the epoch and seq continue from the
@@ -127,9 +136,20 @@ export async function startAgent(
     log: log.child({ component: 'dispatcher' }),
     replyDeadlineMs: config.http.replyDeadlineMs,
   });
-  dispatcher.register(lifecycleActions(manager));
+  // Game queries (PROTOCOL.md §4.6): the query library itself loads on the first query, not here.
+  const queries = new GameQueries({
+    registry,
+    bus,
+    log: log.child({ component: 'queries' }),
+    defaultIp: config.servers.defaultIp,
+    timeoutMs: config.metrics.queryTimeoutMs,
+    concurrency: config.metrics.queryConcurrency,
+  });
+  dispatcher.register(lifecycleActions(manager, queries));
   dispatcher.register(consoleActions(ctx));
   const fileAccess = new FileAccess(ctx, config.files);
+  dispatcher.register(maintenanceActions(manager, fileAccess));
+  ctx.beforeStart = configFilesBeforeStart(ctx, fileAccess);
   const webhooks = config.panel.url
     ? new WebhookOutbox(
         config.dataDir,
@@ -150,7 +170,7 @@ export async function startAgent(
   );
   const urlSigner = new UrlSigner(token.token);
   dispatcher.register(fileActions(fileAccess, urlSigner));
-  const serverMetrics = new ServerMetrics(ctx);
+  const serverMetrics = new ServerMetrics(ctx, (id) => queries.players(id));
   dispatcher.register(
     metricsActions(ctx, {
       servers: serverMetrics,
@@ -223,6 +243,21 @@ export async function startAgent(
       })
     : undefined;
 
+  const agentMetrics = new AgentMetrics({
+    version: AGENT_VERSION,
+    protocolVersion: PROTOCOL_VERSION,
+    nodeId: config.nodeId,
+    agentId,
+    startedAtMs: startedAt,
+    docker: () => ({ state: health.state, version: health.version }),
+    panelLink: () => panelLink?.state ?? 'disabled',
+    servers: () => registry.list(),
+    serverMetrics,
+    diskBytes: (id) => ctx.disk.peek(id)?.bytes,
+    panelOutboxEvents: () => (outbox ? bus.currentSeq - bus.oldestSeq + 1 : undefined),
+    webhookOutboxEntries: () => webhooks?.size,
+  });
+
   const https =
     config.tls.certFile && config.tls.keyFile
       ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
@@ -235,6 +270,8 @@ export async function startAgent(
     authFailuresPerMinute: config.http.authFailuresPerMinute,
     https,
     plugins: [
+      ...(config.metrics.listen ? [] : [metricsRoute(() => agentMetrics.render())]),
+      docsRoute(() => buildOpenApiDocument({ version: AGENT_VERSION, actions: dispatcher.definitions })),
       wsPlugin(hub, { allowedOrigins: config.ws.allowedOrigins, maxPayloadBytes: config.http.bodyLimitBytes }),
       fileRoutes({ registry, access: fileAccess, signer: urlSigner }),
     ],
@@ -246,15 +283,29 @@ export async function startAgent(
       docker: () => ({ reachable: health.reachable, version: health.version }),
       serverCount: () => registry.size,
       readiness: () =>
-        !health.reachable
-          ? { ready: false, reason: manager.ready ? 'docker_unreachable' : 'starting' }
-          : manager.ready
+        health.state === 'unreachable'
+          ? { ready: false, reason: 'docker_unreachable' }
+          : health.reachable && manager.ready
             ? { ready: true }
             : { ready: false, reason: 'starting' },
+      dockerState: () => health.state,
+      degraded: () => [
+        ...(health.state === 'unreachable' ? (['docker_unreachable'] as const) : []),
+        ...(panelLink && panelLink.state !== 'established' ? (['panel_link_down'] as const) : []),
+      ],
       panelLink: () => panelLink?.state ?? 'disabled',
     },
   });
   await app.listen({ host: config.host, port: config.port });
+  const metricsListener = config.metrics.listen
+    ? await startMetricsListener({
+        listen: config.metrics.listen,
+        matches: config.metrics.auth ? matchesToken : undefined,
+        authFailuresPerMinute: config.http.authFailuresPerMinute,
+        render: () => agentMetrics.render(),
+        log: log.child({ component: 'metrics' }),
+      })
+    : undefined;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info(
@@ -279,6 +330,7 @@ export async function startAgent(
         manager.watch();
         void aliasLookup?.refresh();
         diskWatch.start();
+        queries.start();
         booted = true;
         log.info({ servers: registry.size }, 'reconciled with Docker');
       } catch (err) {
@@ -301,6 +353,7 @@ export async function startAgent(
       beginShutdown();
       health.stop();
       diskWatch.stop();
+      queries.close();
       statsPusher.stop();
       bus.publish('daemon_message', undefined, { level: 'info', message: 'agent shutting down' });
       panelLink?.stop();
@@ -318,6 +371,8 @@ export async function startAgent(
       await manager.close();
       await outbox?.close();
       webhooks?.stop();
+      await metricsListener?.close();
+      agentMetrics.close();
       log.info('shutdown complete');
     })();
     return stopping;

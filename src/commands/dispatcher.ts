@@ -4,6 +4,7 @@ import { AgentError, toAgentError } from '../errors.js';
 import { logFailure } from '../log-policy.js';
 import { type Command, type CommandId, extractId, normalizeCommand } from '../protocol/envelope.js';
 import { describeIssues, isValidServerId } from '../protocol/fields.js';
+import type { Reply } from '../protocol/reply.js';
 import type { ServerRegistry } from '../servers/registry.js';
 import type { Server } from '../servers/server.js';
 
@@ -44,10 +45,6 @@ export function defineAction<S extends z.ZodType>(def: ActionDefinition<S>): Act
   return def as unknown as ActionDefinition;
 }
 
-export type Reply =
-  | { id?: CommandId; success: true; data?: Record<string, unknown>; message?: string }
-  | { id?: CommandId; success: false; error: AgentError };
-
 /**
  * A transport's policy over a command (a browser ticket's permissions and server). It runs on the normalised
  * command, after action aliases are resolved and `payload.serverId`/`data.serverId` are folded into `serverId`,
@@ -78,6 +75,11 @@ export class Dispatcher {
 
   get actionNames(): string[] {
     return [...this.actions.keys()].sort();
+  }
+
+  /** Every registered action, sorted by name (the OpenAPI document is generated from their payload schemas). */
+  get definitions(): readonly ActionDefinition[] {
+    return this.actionNames.map((name) => this.actions.get(name) as ActionDefinition);
   }
 
   has(action: string): boolean {

@@ -1,30 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { AgentEvent, EventName } from '../protocol/events.js';
 
-/** Event names of PROTOCOL.md §6.2. */
-export const EVENT_NAMES = [
-  'server_status_changed',
-  'console_output',
-  'resource_update',
-  'install_progress',
-  'daemon_message',
-  'operation_completed',
-  'server_deleted',
-] as const;
-export type EventName = (typeof EVENT_NAMES)[number];
+export { type AgentEvent, EVENT_NAMES, type EventName } from '../protocol/events.js';
 
 /** Ephemeral events get no seq and are never replayed. */
 const EPHEMERAL: ReadonlySet<EventName> = new Set(['resource_update']);
-
-export interface AgentEvent {
-  event: EventName;
-  /** Agent-wide order (PROTOCOL.md §6.3); resume uses it. */
-  seq?: number;
-  /** Per-server order, contiguous for one server (issue 4): a gap in it shows what a filtered client missed. */
-  serverSeq?: number;
-  timestamp: string;
-  serverId?: string;
-  data: Record<string, unknown>;
-}
 
 export type EventListener = (event: AgentEvent) => void;
 

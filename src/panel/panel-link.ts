@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
+import type { Dispatcher } from '../commands/dispatcher.js';
+import type { EventBus } from '../events/bus.js';
 import {
   CLOSE,
   commandBody,
@@ -10,9 +12,7 @@ import {
   parseFrame,
   pongFrame,
   responseFrame,
-} from '../api/ws/frames.js';
-import type { Dispatcher } from '../commands/dispatcher.js';
-import type { EventBus } from '../events/bus.js';
+} from '../protocol/frames.js';
 import { CommandIdCache } from './command-id-cache.js';
 import { reconnectDelayMs } from './reconnect-backoff.js';
 

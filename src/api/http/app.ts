@@ -9,8 +9,9 @@ import Fastify, {
   LogController,
 } from 'fastify';
 import type { Logger } from 'pino';
-import type { Dispatcher, Reply } from '../../commands/dispatcher.js';
+import type { Dispatcher } from '../../commands/dispatcher.js';
 import { AgentError, ERROR_CATALOGUE, type ErrorCode } from '../../errors.js';
+import type { Reply } from '../../protocol/reply.js';
 import { PROTOCOL_VERSION } from '../../version.js';
 import { AuthFailureLimiter, NodeToken, tokenFromHeaders } from './auth.js';
 
@@ -23,6 +24,10 @@ export interface AgentStatus {
   docker(): { reachable: boolean; version: string | undefined };
   serverCount(): number;
   readiness(): { ready: true } | { ready: false; reason: 'starting' | 'docker_unreachable' };
+  /** `unknown` until the first ping settles; without it /health derives the field from docker().reachable. */
+  dockerState?(): 'unknown' | 'reachable' | 'unreachable';
+  /** Why the node is degraded (/health `degraded`), beside the fields the panel reads; empty when it is not. */
+  degraded?(): ('docker_unreachable' | 'panel_link_down')[];
   panelLink(): 'disabled' | 'connecting' | 'open' | 'established';
 }
 
@@ -171,6 +176,10 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   });
 
   const { status } = options;
+  // `status` stays "healthy" and `connected` true whatever is degraded: the panel adopts (and keeps) an agent only
+  // on exactly those values (PROTOCOL.md §2.2), so "degraded" there would make it drop a node whose API still
+  // answers and whose servers may still run, and hide the Docker trouble it could otherwise show. The trouble
+  // goes in `docker` and `degraded`, which the panel ignores and operators' probes can read.
   app.get('/health', async () => {
     const docker = status.docker();
     return {
@@ -181,7 +190,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
       uptime: status.uptimeSeconds(),
       connected: true,
       timestamp: new Date().toISOString(),
-      docker: docker.reachable ? 'reachable' : 'unreachable',
+      docker: status.dockerState?.() ?? (docker.reachable ? 'reachable' : 'unreachable'),
+      degraded: status.degraded?.() ?? [],
     };
   });
 

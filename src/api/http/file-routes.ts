@@ -1,10 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError, toAgentError } from '../../errors.js';
-import type { FileAccess } from '../../servers/file-access.js';
 import { diskLimit } from '../../files/server-files.js';
 import { writeBody } from '../../files/write-body.js';
 import type { UrlSigner } from '../../protocol/signed-url.js';
+import type { FileAccess } from '../../servers/file-access.js';
 import type { ServerRegistry } from '../../servers/registry.js';
 import { errorBody, type HttpHelpers } from './app.js';
 

@@ -1,6 +1,6 @@
 import { AgentError } from '../../errors.js';
-import { CLOSE, type Frame } from './frames.js';
-import type { TicketClaims, TicketSigner } from './tickets.js';
+import { CLOSE, type Frame } from '../../protocol/frames.js';
+import type { TicketClaims, TicketSigner } from '../../protocol/tickets.js';
 
 export type Principal = { kind: 'node' } | { kind: 'ticket'; claims: TicketClaims };
 

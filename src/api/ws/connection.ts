@@ -4,9 +4,6 @@ import type { Dispatcher } from '../../commands/dispatcher.js';
 import type { AgentConfig } from '../../config/schema.js';
 import { AgentError } from '../../errors.js';
 import type { AgentEvent, EventBus } from '../../events/bus.js';
-import type { ServerRegistry } from '../../servers/registry.js';
-import { type AuthFailures, judgeAuthFrame, type Principal } from './auth-frame.js';
-import { raiseFrameLimit } from './frame-limit.js';
 import {
   CLOSE,
   commandBody,
@@ -16,11 +13,14 @@ import {
   parseFrame,
   pongFrame,
   responseFrame,
-} from './frames.js';
+} from '../../protocol/frames.js';
+import type { TicketSigner } from '../../protocol/tickets.js';
+import type { ServerRegistry } from '../../servers/registry.js';
+import { type AuthFailures, judgeAuthFrame, type Principal } from './auth-frame.js';
+import { raiseFrameLimit } from './frame-limit.js';
 import { FrameBudget, TokenBucket } from './rate-limiter.js';
 import { Subscriptions } from './subscriptions.js';
 import { ticketGuard } from './ticket-guard.js';
-import type { TicketSigner } from './tickets.js';
 
 export type { Principal } from './auth-frame.js';
 

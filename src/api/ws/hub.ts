@@ -1,8 +1,8 @@
 import type { WebSocket } from 'ws';
 import type { EventBus } from '../../events/bus.js';
+import { CLOSE } from '../../protocol/frames.js';
 import type { Principal } from './auth-frame.js';
 import { type ConnectionDeps, type Seat, type SocketContext, WsConnection } from './connection.js';
-import { CLOSE } from './frames.js';
 
 /**
  * Every open /api/ws socket, in two pools with caps of their own: sockets waiting for their auth frame

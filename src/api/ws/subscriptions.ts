@@ -1,8 +1,8 @@
 import { AgentError } from '../../errors.js';
 import { type AgentEvent, EVENT_NAMES, type EventBus, type EventName } from '../../events/bus.js';
+import type { Frame } from '../../protocol/frames.js';
+import type { TicketClaims } from '../../protocol/tickets.js';
 import type { ServerRegistry } from '../../servers/registry.js';
-import type { Frame } from './frames.js';
-import type { TicketClaims } from './tickets.js';
 
 interface Filter {
   servers: Set<string> | '*';

@@ -1,7 +1,7 @@
 import type { CommandGuard } from '../../commands/dispatcher.js';
 import { AgentError } from '../../errors.js';
+import { permissionFor, type TicketClaims } from '../../protocol/tickets.js';
 import type { ServerRegistry } from '../../servers/registry.js';
-import { permissionFor, type TicketClaims } from './tickets.js';
 
 /**
  * What a browser ticket may run: only the actions its permissions name, only on its own server, and only until it

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { TICKET_PERMISSIONS, type TicketSigner } from '../../api/ws/tickets.js';
+import { TICKET_PERMISSIONS, type TicketSigner } from '../../protocol/tickets.js';
 import { integer } from '../../protocol/fields.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
 

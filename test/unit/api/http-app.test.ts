@@ -17,6 +17,8 @@ const status: AgentStatus = {
   serverCount: () => 0,
   readiness: () => ({ ready: false, reason: 'docker_unreachable' }),
   panelLink: () => 'disabled',
+  dockerState: () => 'unreachable',
+  degraded: () => ['docker_unreachable'],
 };
 
 let built: Awaited<ReturnType<typeof buildHttpApp>>;
@@ -65,7 +67,7 @@ afterAll(async () => {
 });
 
 describe('GET /health', () => {
-  it('answers 200 without auth, with exactly the keys the panel reads plus docker', async () => {
+  it('answers 200 without auth, with exactly the keys the panel reads plus docker and degraded', async () => {
     const res = await built.app.inject({
       method: 'GET',
       url: '/health',
@@ -74,8 +76,19 @@ describe('GET /health', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(Object.keys(body).sort()).toEqual(
-      ['connected', 'docker', 'nodeId', 'protocolVersion', 'status', 'timestamp', 'uptime', 'version'].sort(),
+      [
+        'connected',
+        'degraded',
+        'docker',
+        'nodeId',
+        'protocolVersion',
+        'status',
+        'timestamp',
+        'uptime',
+        'version',
+      ].sort(),
     );
+    // Degraded, yet `status` and `connected` keep the values the panel adopts an agent on (PROTOCOL.md §2.2).
     expect(body).toMatchObject({
       status: 'healthy',
       connected: true,
@@ -83,6 +96,7 @@ describe('GET /health', () => {
       protocolVersion: 1,
       uptime: 5,
       docker: 'unreachable',
+      degraded: ['docker_unreachable'],
     });
     expect(new Date(body.timestamp).toISOString()).toBe(body.timestamp);
     expect(res.headers['x-content-type-options']).toBe('nosniff');

@@ -2,8 +2,8 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ticketGuard } from '../../../src/api/ws/ticket-guard.js';
-import { permissionFor, TICKET_PERMISSIONS, type TicketClaims } from '../../../src/api/ws/tickets.js';
 import { ACTION_ALIASES } from '../../../src/protocol/envelope.js';
+import { permissionFor, TICKET_PERMISSIONS, type TicketClaims } from '../../../src/protocol/tickets.js';
 import { SERVER_IDS, startWsApp, type WsApp } from './ws-harness.js';
 
 let app: WsApp;

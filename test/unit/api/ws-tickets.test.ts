@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TicketClaims } from '../../../src/api/ws/tickets.js';
+import type { TicketClaims } from '../../../src/protocol/tickets.js';
 import { closeOf, startWsApp, upgradeStatus, type WsApp } from './ws-harness.js';
 
 /** Security review finding 8: tickets end when they expire, the token ends every socket it opened, and the

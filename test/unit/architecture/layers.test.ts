@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
  * it knows paths, handles and limits, nothing of servers, and the domain uses it (installs, config rewrites).
  */
 const LAYERS: string[][] = [
-  ['util', 'errors.ts', 'version.ts', 'lazy-modules.ts'],
+  ['util', 'types', 'errors.ts', 'version.ts', 'lazy-modules.ts'],
   ['config', 'logging.ts', 'log-policy.ts'],
   ['protocol'],
   ['docker'],

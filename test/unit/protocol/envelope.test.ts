@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { AgentError } from '../../../src/errors.js';
 import { extractId, normalizeCommand } from '../../../src/protocol/envelope.js';
 import { isValidServerId } from '../../../src/protocol/fields.js';
-import { AgentError } from '../../../src/errors.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

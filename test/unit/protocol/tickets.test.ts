@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../../src/api/ws/rate-limiter.js';
-import { permissionFor, TicketSigner } from '../../../src/api/ws/tickets.js';
+import { permissionFor, TicketSigner } from '../../../src/protocol/tickets.js';
 
 describe('TicketSigner', () => {
   it('verifies its own tickets until they expire', () => {

@@ -1,5 +1,5 @@
-import type { Reply } from '../../commands/dispatcher.js';
-import type { AgentEvent } from '../../events/bus.js';
+import type { AgentEvent } from './events.js';
+import type { Reply } from './reply.js';
 
 /**
  * Frames shared by both WebSocket transports (PROTOCOL.md §6.1): the Issue #27 envelope (`command`,
