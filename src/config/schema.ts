@@ -230,6 +230,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** resource_update period for running servers that have subscribers. */
       resourceIntervalMs: z.coerce.number().int().min(1000).max(60_000).default(2000),
+      /** A game query (create_server `query`) that has no answer within this is a failure. */
+      queryTimeoutMs: z.coerce.number().int().min(500).max(30_000).default(3000),
+      /** Game queries in flight at once across all servers; the rest wait their turn (one per server at most). */
+      queryConcurrency: z.coerce.number().int().min(1).max(64).default(8),
       /**
        * "host:port" of a listener of its own for GET /metrics (e.g. "127.0.0.1:9464"); when unset, /metrics is
        * served on the main listener. Prometheus scrapes it without the panel's listener, TLS or rate limits.

@@ -38,7 +38,11 @@ export class ServerMetrics {
   /** The last figures handed out per server, for /metrics: a scrape reads these and never samples itself. */
   private readonly latest = new Map<string, { data: ServerMetricsData; at: number }>();
 
-  constructor(private readonly ctx: ServerContext) {
+  /** `players` is the last game query's answer (game-queries.ts): read here, never queried on this path. */
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly players: (serverId: string) => number = () => 0,
+  ) {
     // A deleted server's baselines and last figures would otherwise stay in these maps for the agent's lifetime.
     ctx.bus.subscribe((event) => {
       if (event.event === 'server_deleted' && event.serverId) this.forget(event.serverId);
@@ -66,7 +70,7 @@ export class ServerMetrics {
     const diskBytes = await this.ctx.disk.usedBytes(server.id, server.dataDir).catch(() => 0);
     const base = {
       disk: round2(diskBytes / MIB),
-      players: 0,
+      players: this.players(server.id),
       timestamp: new Date().toISOString(),
       memoryLimit: server.spec.limits.memory,
       cpuLimit: server.spec.limits.cpu,

@@ -13,7 +13,8 @@ import { resolveStartup } from './spec.js';
  * that crashes compound lines) is replaced at its next start instead of living on with the old command.
  */
 export function specHash(server: Server): string {
-  const { createdAt: _c, updatedAt: _u, name: _n, consoleBufferLines: _b, ...shape } = server.spec;
+  // The game query does not shape the container: changing it must not re-create one.
+  const { createdAt: _c, updatedAt: _u, name: _n, consoleBufferLines: _b, query: _q, ...shape } = server.spec;
   return createHash('sha256')
     .update(`${CONTAINER_OPTIONS_REVISION}\n`)
     .update(JSON.stringify(shape))

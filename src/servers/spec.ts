@@ -60,6 +60,22 @@ export const environmentSchema = z
     return out;
   });
 
+/**
+ * `type` is checked here only for shape: the query library's list of games is only known once the library is
+ * loaded, and loading it (several MB) to validate a create would tax agents that never query. An id the library
+ * does not know fails at the first query, visibly, in get_server_status (`query.error`, `lastError`).
+ */
+const QUERY_TYPE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
+
+export const querySchema = z.object({
+  type: z.string().regex(QUERY_TYPE, 'query.type must be a game or protocol id such as "minecraft" or "protocol-valve"'),
+  port: integer.refine((n) => n >= 1 && n <= 65535, 'query.port must be 1-65535').optional(),
+  intervalSeconds: integer
+    .refine((n) => n >= 5 && n <= 3600, 'query.intervalSeconds must be from 5 to 3600')
+    .default(30),
+});
+export type QuerySpec = z.infer<typeof querySchema>;
+
 export const createServerPayload = z.object({
   name: z.string().max(200).optional(),
   image: z.string().max(512).regex(IMAGE_REF, 'image must be a valid Docker image reference'),
@@ -94,6 +110,8 @@ export const createServerPayload = z.object({
   denylist: z.array(z.string().min(1).max(256)).max(100).optional(),
   /** X: per-server crash policy; absent means the node's `servers.autoRestart`. */
   restartPolicy: z.enum(['off', 'on_crash']).optional(),
+  /** X: game query (PROTOCOL.md §4.6 "Game queries"); metrics/game-queries.ts runs it. */
+  query: querySchema.optional(),
 });
 export type CreateServerPayload = z.infer<typeof createServerPayload>;
 
@@ -117,6 +135,8 @@ export interface ServerSpec {
   denylist?: string[] | undefined;
   /** Console history in lines, set by console:settings:update; kept across restarts and re-creates. */
   consoleBufferLines?: number | undefined;
+  /** Game query settings; absent means the server is never queried. */
+  query?: QuerySpec | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -149,6 +169,7 @@ export function specFromPayload(
     startupDone: payload.startupDone,
     restartPolicy: payload.restartPolicy,
     denylist: payload.denylist,
+    query: payload.query,
     consoleBufferLines: previous?.consoleBufferLines,
     createdAt: previous?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),

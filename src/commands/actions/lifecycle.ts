@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { AgentError } from '../../errors.js';
 import { boolish, integer, isValidServerId } from '../../protocol/fields.js';
+import type { QueryStatus } from '../../metrics/query-scheduler.js';
 import type { ServerManager } from '../../servers/manager.js';
 import {
   DEFAULT_STOP,
@@ -52,7 +53,10 @@ export function describeServer(server: Server) {
   };
 }
 
-export function lifecycleActions(manager: ServerManager): ActionDefinition[] {
+export function lifecycleActions(
+  manager: ServerManager,
+  queries?: { status(serverId: string): QueryStatus | undefined },
+): ActionDefinition[] {
   const ctx = manager.ctx;
   return [
     defineAction({
@@ -158,6 +162,7 @@ export function lifecycleActions(manager: ServerManager): ActionDefinition[] {
             ...(server.lastExit ? { exitCode: server.lastExit.exitCode, oomKilled: server.lastExit.oomKilled } : {}),
             ...(server.lock.current ? { busy: server.lock.current } : {}),
             ...(server.lastError ? { lastError: server.lastError } : {}),
+            ...(queries?.status(server.id) ? { query: queries.status(server.id) } : {}),
             crashRestarts: manager.exits.budget(server.id),
           },
         };
