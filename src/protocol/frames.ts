@@ -1,5 +1,6 @@
 import type { AgentEvent } from './events.js';
 import type { Reply } from './reply.js';
+import { frameErrorBody } from './wire-error.js';
 
 /**
  * Frames shared by both WebSocket transports (PROTOCOL.md §6.1): the Issue #27 envelope (`command`,
@@ -92,8 +93,7 @@ export function responseFrame(id: string | undefined, reply: Reply): Record<stri
       ...(reply.message !== undefined ? { message: reply.message } : {}),
     };
   }
-  const { code, message, details } = reply.error;
-  return { ...base, error: { code, message, ...(details ? { details } : {}) } };
+  return { ...base, error: frameErrorBody(reply.error) };
 }
 
 export function eventFrame(event: AgentEvent): Record<string, unknown> {

@@ -10,8 +10,8 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../../commands/dispatcher.js';
-import { AgentError, ERROR_CATALOGUE, type ErrorCode } from '../../errors.js';
-import type { Reply } from '../../protocol/reply.js';
+import { AgentError, type ErrorCode } from '../../errors.js';
+import { httpError, httpErrorBody, httpReplyBody } from '../../protocol/wire-error.js';
 import { PROTOCOL_VERSION } from '../../version.js';
 import { AuthFailureLimiter, NodeToken, tokenFromHeaders } from './auth.js';
 
@@ -76,19 +76,9 @@ function lazySchemaCompilers() {
 
 const PUBLIC_PATHS = new Set(['/health', '/ready']);
 
-/** The HTTP error shape of PROTOCOL.md §2.3: `error` is a string, `code` an extension. */
-export function errorBody(error: AgentError): Record<string, unknown> {
-  return { success: false, error: error.message, code: error.code };
-}
-
 function sendError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
-  return reply.code(ERROR_CATALOGUE[code].httpStatus).send(errorBody(new AgentError(code, message)));
-}
-
-export function replyBody(reply: Reply): Record<string, unknown> {
-  if (reply.success) return reply as Record<string, unknown>;
-  const body = errorBody(reply.error);
-  return reply.id === undefined ? body : { id: reply.id, ...body };
+  const { status, body } = httpError(new AgentError(code, message), 'command');
+  return reply.code(status).send(body);
 }
 
 /** Builds the listener of PROTOCOL.md §2: /health, /ready, /api/status, /api/command, plus plugins. */
@@ -145,7 +135,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     if (!helpers.isAuthorized(request)) {
       limiter.recordFailure(address);
       reply.header('www-authenticate', 'Bearer');
-      return reply.code(401).send({ success: false, error: 'unauthorized', code: 'AUTH_FAILED' });
+      return sendError(reply, 'AUTH_FAILED', 'unauthorized');
     }
   });
 
@@ -164,7 +154,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
       return sendError(reply, 'BAD_REQUEST', err.message);
     }
     request.log.error({ err }, 'unhandled error in HTTP route');
-    return reply.code(500).send({ success: false, error: 'internal error', code: 'INTERNAL_ERROR' });
+    // Not an action's failure (those are 200 with success:false) but a route that threw: a real 500.
+    return reply.code(500).send(httpErrorBody(new AgentError('INTERNAL_ERROR', 'internal error')));
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -225,7 +216,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
       return sendError(reply, 'BAD_REQUEST', `the request body is not valid JSON: ${(err as Error).message}`);
     }
     const result = await options.dispatcher.dispatch(body, request.log as unknown as Logger);
-    return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(replyBody(result));
+    return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(httpReplyBody(result));
   });
 
   for (const plugin of options.plugins ?? []) await plugin(app, helpers);

@@ -1,12 +1,13 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AgentError, toAgentError } from '../../errors.js';
+import { AgentError } from '../../errors.js';
 import { diskLimit } from '../../files/server-files.js';
 import { writeBody } from '../../files/write-body.js';
 import type { UrlSigner } from '../../protocol/signed-url.js';
+import { httpError, httpErrorBody } from '../../protocol/wire-error.js';
 import type { FileAccess } from '../../servers/file-access.js';
 import type { ServerRegistry } from '../../servers/registry.js';
-import { errorBody, type HttpHelpers } from './app.js';
+import type { HttpHelpers } from './app.js';
 
 /**
  * Streaming file transfer beside the command API (base64 in JSON suits configs, not a 2 GB world):
@@ -59,16 +60,8 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
       }
     };
     const fail = (reply: FastifyReply, err: unknown) => {
-      const error = toAgentError(err);
-      const status =
-        error.code === 'AUTH_FAILED'
-          ? 401
-          : error.code === 'SERVER_NOT_FOUND' || error.code === 'FILE_NOT_FOUND'
-            ? 404
-            : error.code === 'INTERNAL_ERROR'
-              ? 500
-              : 400;
-      return reply.code(status).send(errorBody(error));
+      const { status, body } = httpError(err, 'resource');
+      return reply.code(status).send(body);
     };
 
     app.get<{ Params: Params; Querystring: Query }>(FILE_CONTENT_ROUTE, async (request, reply) => {
@@ -84,7 +77,7 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
           return reply
             .code(416)
             .header('content-range', `bytes */${st.size}`)
-            .send(errorBody(new AgentError('BAD_REQUEST', 'unsatisfiable range')));
+            .send(httpErrorBody(new AgentError('BAD_REQUEST', 'unsatisfiable range')));
         }
         const start = range?.start ?? 0;
         const end = range?.end ?? st.size - 1;

@@ -1,7 +1,8 @@
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { AgentError } from '../../errors.js';
-import { errorBody, type HttpHelpers } from '../http/app.js';
+import { httpErrorBody } from '../../protocol/wire-error.js';
+import type { HttpHelpers } from '../http/app.js';
 import type { WsHub } from './hub.js';
 
 /**
@@ -35,14 +36,14 @@ export function wsPlugin(hub: WsHub, options: { allowedOrigins: readonly string[
           if (origin && !options.allowedOrigins.includes(origin)) {
             return reply
               .code(403)
-              .send(errorBody(new AgentError('PERMISSION_DENIED', `origin ${origin} is not allowed`)));
+              .send(httpErrorBody(new AgentError('PERMISSION_DENIED', `origin ${origin} is not allowed`)));
           }
           const query = request.query as Record<string, unknown>;
           if (query.token !== undefined || query.ticket !== undefined) {
             return reply
               .code(400)
               .send(
-                errorBody(
+                httpErrorBody(
                   new AgentError(
                     'BAD_REQUEST',
                     'tokens in the query string are refused; use a header or an auth frame',
