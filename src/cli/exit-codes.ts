@@ -7,4 +7,6 @@ export const EXIT = {
   CONFIG_INVALID: 2,
   /** `doctor` found at least one problem. */
   DOCTOR_PROBLEMS: 3,
+  /** This Node is older than 22.12 (the launcher, bin.ts); a restart will not fix it. */
+  NODE_TOO_OLD: 4,
 } as const;

@@ -48,9 +48,25 @@ function withConfigFlags(command: Command): Command {
     .option('--docker-host <host>', 'Docker Engine socket or tcp:// URL (env DOCKER_HOST)');
 }
 
+/** SIGHUP (a closed terminal, `systemctl kill -s HUP`): re-read the configuration and apply what can change live. */
+function reloadOnHangup(flags: GlobalFlags, log: ReturnType<typeof createLogger>): void {
+  try {
+    const { config } = loadConfig({ configPath: flags.config, flags });
+    log.level = config.logLevel;
+    log.warn(
+      { logLevel: config.logLevel },
+      'SIGHUP: configuration re-read; the log level applies now, other keys after a restart',
+    );
+  } catch (err) {
+    log.error({ err }, 'SIGHUP: the configuration could not be re-read; nothing changed');
+  }
+}
+
 async function run(flags: GlobalFlags): Promise<void> {
   const config = configFrom(flags);
   const log = createLogger(config.logLevel);
+  // Before the start, which can take a while: SIGHUP's default action would end the agent without a shutdown.
+  process.on('SIGHUP', () => reloadOnHangup(flags, log));
   let agent: Awaited<ReturnType<typeof startAgent>>;
   try {
     agent = await startAgent(config, log);
