@@ -1,38 +1,82 @@
 import type { Logger } from 'pino';
+import type { AgentError } from '../errors.js';
 import type { DockerRuntime } from './runtime.js';
 
+/** `unknown` until the first ping settles: /ready then says `starting`, not `docker_unreachable`. */
+export type DockerReachability = 'unknown' | 'reachable' | 'unreachable';
+
+export interface DockerHealthOptions {
+  /** Where the Engine is dialled (for the log line an operator reads first). */
+  host: string;
+  /** Period between pings. */
+  intervalMs?: number;
+  /** A ping that takes longer counts as unreachable; its request is aborted, so a hung Engine holds one socket. */
+  pingTimeoutMs?: number;
+}
+
 /**
- * Keeps a cached view of the Engine's reachability so /health and /ready answer instantly, even while Docker
- * is down, and tells listeners when it comes back.
+ * Keeps a cached view of the Engine's reachability so /health, /ready and /metrics answer instantly, even while
+ * Docker is down or hung, and tells listeners when it changes. The first failed ping is logged too: an agent
+ * started without a reachable Engine used to say nothing at all (issue 12), because "unreachable" was also the
+ * initial value and only changes were logged.
  */
 export class DockerHealth {
-  reachable = false;
+  private stateValue: DockerReachability = 'unknown';
   version: string | undefined;
   cgroupVersion: string | undefined;
+  /** Why the last ping failed (the socket's ENOENT, EACCES, ECONNREFUSED, or a time-out). */
+  lastError: AgentError | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private readonly listeners = new Set<(reachable: boolean) => void>();
+  private readonly intervalMs: number;
+  private readonly pingTimeoutMs: number;
 
   constructor(
     private readonly runtime: DockerRuntime,
     private readonly log: Logger,
-    private readonly intervalMs = 5_000,
-  ) {}
+    private readonly options: DockerHealthOptions,
+  ) {
+    this.intervalMs = options.intervalMs ?? 5_000;
+    this.pingTimeoutMs = options.pingTimeoutMs ?? 3_000;
+  }
+
+  get state(): DockerReachability {
+    return this.stateValue;
+  }
+
+  get reachable(): boolean {
+    return this.stateValue === 'reachable';
+  }
 
   onChange(listener: (reachable: boolean) => void): void {
     this.listeners.add(listener);
   }
 
   async check(): Promise<boolean> {
-    const ok = await this.runtime.ping();
+    let error: AgentError | undefined;
+    const ok = await this.runtime.ping(this.pingTimeoutMs, (err) => {
+      error = err;
+    });
+    this.lastError = ok ? undefined : error;
     if (ok && !this.version) {
       const v = await this.runtime.version().catch(() => undefined);
       this.version = v?.version;
       this.cgroupVersion = v?.cgroupVersion;
     }
-    if (ok !== this.reachable) {
-      this.reachable = ok;
-      if (ok) this.log.info({ version: this.version }, 'Docker Engine reachable');
-      else this.log.error('Docker Engine unreachable; servers keep their last known state until it returns');
+    const next: DockerReachability = ok ? 'reachable' : 'unreachable';
+    if (next !== this.stateValue) {
+      const first = this.stateValue === 'unknown';
+      this.stateValue = next;
+      const fields = { dockerHost: this.options.host, version: this.version };
+      if (ok) this.log.info(fields, first ? 'Docker Engine reachable' : 'Docker Engine reachable again');
+      else
+        this.log.error(
+          { ...fields, code: error?.code, reason: error?.message },
+          first
+            ? 'Docker Engine unreachable at start; serving /health and refusing Docker work until it answers'
+            : 'Docker Engine unreachable; servers keep their last known state until it returns',
+        );
       for (const listener of this.listeners) listener(ok);
     }
     return ok;
@@ -43,6 +87,7 @@ export class DockerHealth {
       void this.check()
         .catch(() => false)
         .finally(() => {
+          if (this.stopped) return;
           this.timer = setTimeout(tick, this.intervalMs);
           this.timer.unref();
         });
@@ -51,6 +96,7 @@ export class DockerHealth {
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
   }
 }
