@@ -1,15 +1,17 @@
 import { z } from 'zod';
 import { boolish, integer } from '../protocol/fields.js';
+import type { ConfigFileSpec } from './egg/config-files.js';
+import { configFilesSchema } from './egg/config-files.js';
+import type { EggInfo } from './egg/resolve.js';
+import { eggInfoSchema, eggWarningsSchema, withEgg } from './egg/resolve.js';
+import type { StopSignal } from './egg/stop.js';
+import { STOP_SIGNALS } from './egg/stop.js';
+import { ENV_KEY, IMAGE_REF } from './spec-patterns.js';
 
 /**
  * The persisted description of a server, parsed from `create_server` (PROTOCOL.md §4.1). Limits are stored in
  * the panel's units (MB, % of one core) and mapped to Docker by container-options.ts.
  */
-
-const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** Docker reference: [registry[:port]/]name[:tag][@digest], lower-case path, optional "~" for local only. */
-const IMAGE_REF =
-  /^~?(?:[a-zA-Z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 
 const nonNegative = (name: string) => integer.refine((n) => n >= 0, `${name} must not be negative`);
 
@@ -76,7 +78,8 @@ export const querySchema = z.object({
 });
 export type QuerySpec = z.infer<typeof querySchema>;
 
-export const createServerPayload = z.object({
+/** The create_server fields; `createServerPayload` parses them after folding in an `egg` (egg/resolve.ts). */
+export const createServerFields = z.object({
   name: z.string().max(200).optional(),
   image: z.string().max(512).regex(IMAGE_REF, 'image must be a valid Docker image reference'),
   startup: z.string().max(16_384).default(''),
@@ -93,6 +96,8 @@ export const createServerPayload = z.object({
     })
     .optional(),
   stopCommand: z.string().min(1).max(4096).optional(),
+  /** X: the signal that stops the game, before stop_server's own (an egg's `^C` is SIGINT; power.ts). */
+  stopSignal: z.enum(STOP_SIGNALS).optional(),
   startupDone: z
     .string()
     .max(1024)
@@ -112,7 +117,14 @@ export const createServerPayload = z.object({
   restartPolicy: z.enum(['off', 'on_crash']).optional(),
   /** X: game query (PROTOCOL.md §4.6 "Game queries"); metrics/game-queries.ts runs it. */
   query: querySchema.optional(),
+  /** X: config files rewritten before every start (egg `config.files`; src/files/config-files/ rewrites them). */
+  configFiles: configFilesSchema.optional(),
+  /** Set by the egg step: what the spec keeps of the egg, and the warnings create_server replies with. */
+  eggInfo: eggInfoSchema.optional(),
+  eggWarnings: eggWarningsSchema.optional(),
 });
+/** create_server's payload, `egg` included: update_server gets the egg by parsing through this too. */
+export const createServerPayload = withEgg(createServerFields);
 export type CreateServerPayload = z.infer<typeof createServerPayload>;
 
 export interface ServerSpec {
@@ -130,6 +142,8 @@ export interface ServerSpec {
   install: { script: string; container: string | undefined; entrypoint: string } | undefined;
   skipScripts: boolean;
   stopCommand: string | undefined;
+  /** Sent first by the stop ladder when set (an egg's `^C` → SIGINT); stop_server's signal is the next rung. */
+  stopSignal?: StopSignal | undefined;
   startupDone: string | undefined;
   restartPolicy?: 'off' | 'on_crash' | undefined;
   denylist?: string[] | undefined;
@@ -137,6 +151,10 @@ export interface ServerSpec {
   consoleBufferLines?: number | undefined;
   /** Game query settings; absent means the server is never queried. */
   query?: QuerySpec | undefined;
+  /** Config files to rewrite before every start (PROTOCOL.md §4.6); paths are root-relative, normalised. */
+  configFiles?: ConfigFileSpec[] | undefined;
+  /** What the spec keeps of the egg it was created from (features, name, author, description, version). */
+  eggInfo?: EggInfo | undefined;
   createdAt: string;
   updatedAt: string;
 }
@@ -170,6 +188,9 @@ export function specFromPayload(
     restartPolicy: payload.restartPolicy,
     denylist: payload.denylist,
     query: payload.query,
+    stopSignal: payload.stopSignal,
+    configFiles: payload.configFiles,
+    eggInfo: payload.eggInfo,
     consoleBufferLines: previous?.consoleBufferLines,
     createdAt: previous?.createdAt ?? now.toISOString(),
     updatedAt: now.toISOString(),
@@ -191,8 +212,9 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_.]*)\s*\}\}/g;
 export function substitute(template: string, env: Record<string, string>): { result: string; unresolved: string[] } {
   const unresolved = new Set<string>();
   const result = template.replace(PLACEHOLDER, (whole, rawName: string) => {
-    // Pterodactyl eggs write {{server.build.default.port}} style names too; map the common ones.
-    const name = LEGACY_PLACEHOLDERS[rawName] ?? rawName;
+    // Pterodactyl eggs write {{server.build.default.port}} style names too (PROTOCOL.md §4.6). Only these map:
+    // any other dotted name ({{config.token}}) matches no environment key and stays unresolved.
+    const name = LEGACY_PLACEHOLDERS[rawName] ?? rawName.replace(ENV_PLACEHOLDER, '');
     const value = env[name];
     if (value === undefined) {
       unresolved.add(rawName);
@@ -207,10 +229,9 @@ const LEGACY_PLACEHOLDERS: Record<string, string> = {
   'server.build.default.port': 'SERVER_PORT',
   'server.build.default.ip': 'SERVER_IP',
   'server.build.memory': 'SERVER_MEMORY',
-  'env.SERVER_PORT': 'SERVER_PORT',
-  'env.SERVER_IP': 'SERVER_IP',
-  'env.SERVER_MEMORY': 'SERVER_MEMORY',
 };
+/** `{{env.NAME}}` and `{{server.build.env.NAME}}` are `{{NAME}}`. */
+const ENV_PLACEHOLDER = /^(?:server\.build\.env|env)\.(?=[A-Za-z_][A-Za-z0-9_]*$)/;
 
 /**
  * Merges the agent's defaults under the user's environment, picks the ports (payload ports, else a numeric
