@@ -13,6 +13,7 @@ import {
   pongFrame,
   responseFrame,
 } from '../protocol/frames.js';
+import { decideResume } from '../protocol/resume.js';
 import { CommandIdCache } from './command-id-cache.js';
 import { reconnectDelayMs } from './reconnect-backoff.js';
 
@@ -169,16 +170,15 @@ export class PanelLink {
     this.options.log.info('panel link established');
     this.options.onEstablished?.();
     if (frame.type !== 'welcome') return;
-    const since = frame.since as { epoch?: unknown; seq?: unknown } | undefined;
-    if (!since) return;
     const { bus } = this.options;
-    const seq = Number(since.seq);
-    const missed = since.epoch === bus.epoch && Number.isInteger(seq) ? bus.replaySince(seq) : undefined;
-    if (missed) {
-      for (const event of missed) this.send(eventFrame(event));
+    const decision = decideResume(frame.since, bus);
+    if (!decision) return;
+    if (decision.resumed) {
+      for (const event of decision.missed) this.send(eventFrame(event));
       return;
     }
-    const reason = since.epoch !== bus.epoch ? 'epoch_changed' : seq > bus.currentSeq ? 'ahead' : 'too_old';
+    const { reason } = decision;
+    const since = frame.since as { seq?: unknown };
     // A gap is never silent: the panel rebuilds from a snapshot.
     this.send({
       type: 'event',

@@ -1,6 +1,7 @@
 import { AgentError } from '../../errors.js';
 import { type AgentEvent, EVENT_NAMES, type EventBus, type EventName } from '../../events/bus.js';
 import type { Frame } from '../../protocol/frames.js';
+import { decideResume } from '../../protocol/resume.js';
 import type { TicketClaims } from '../../protocol/tickets.js';
 import type { ServerRegistry } from '../../servers/registry.js';
 
@@ -60,23 +61,11 @@ export class Subscriptions {
     this.filter = { servers, events };
 
     const { bus } = this;
-    const since = frame.since as { epoch?: unknown; seq?: unknown } | undefined;
-    let replay: AgentEvent[] = [];
-    let resume: Record<string, unknown> = { resumed: false, replayed: 0 };
-    if (since && typeof since === 'object') {
-      const seq = Number(since.seq);
-      if (since.epoch !== bus.epoch) resume = { resumed: false, replayed: 0, reason: 'epoch_changed' };
-      else if (!Number.isInteger(seq) || seq > bus.currentSeq)
-        resume = { resumed: false, replayed: 0, reason: 'ahead' };
-      else {
-        const missed = bus.replaySince(seq);
-        if (!missed) resume = { resumed: false, replayed: 0, reason: 'too_old' };
-        else {
-          replay = missed.filter((e) => this.matches(e));
-          resume = { resumed: true, replayed: replay.length };
-        }
-      }
-    }
+    const decision = decideResume(frame.since, bus);
+    const replay = decision?.resumed ? decision.missed.filter((e) => this.matches(e)) : [];
+    const resume: Record<string, unknown> = decision?.resumed
+      ? { resumed: true, replayed: replay.length }
+      : { resumed: false, replayed: 0, ...(decision ? { reason: decision.reason } : {}) };
     const snapshot = this.registry
       .list()
       .filter((s) => servers === '*' || servers.has(s.id))
