@@ -24,7 +24,7 @@ COPY --from=build /artifact/ctrl-alt-play-agent.tgz /tmp/
 # (a tarball installed with npm install resolves its ranges anew). prepare is a no-op here: there is no src/.
 COPY --from=build /src/package-lock.json ./
 RUN tar -xzf /tmp/ctrl-alt-play-agent.tgz --strip-components=1 \
-  && npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && rm /tmp/ctrl-alt-play-agent.tgz
+  && npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force && rm /tmp/ctrl-alt-play-agent.tgz
 EXPOSE 8081
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s CMD node -e "fetch('http://127.0.0.1:8081/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
