@@ -4,6 +4,7 @@ import type { DockerRuntime } from '../docker/runtime.js';
 import type { EventBus } from '../events/bus.js';
 import type { DiskUsageTracker } from './disk-usage.js';
 import type { ServerRegistry } from './registry.js';
+import type { Server } from './server.js';
 import type { ServerStore } from './store.js';
 
 /** What the server domain needs from the rest of the agent, built once in main.ts and passed in. */
@@ -21,4 +22,9 @@ export interface ServerContext {
   host: { ioWeight: boolean };
   /** The uid:gid game servers run as and own their files as, or undefined to keep the image's user. */
   runAs: { uid: number; gid: number } | undefined;
+  /**
+   * Work before every start, after the container exists (the config-file rewrite, src/files/config-files): set by
+   * main.ts (it needs the file sandbox, FileAccess, which is built after the context). Never throws; it reports through the server's notices.
+   */
+  beforeStart?: ((server: Server) => Promise<void>) | undefined;
 }

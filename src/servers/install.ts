@@ -6,6 +6,7 @@ import { AgentError, toAgentError } from '../errors.js';
 import { sanitizeTree } from '../files/tree-sanitize.js';
 import { createServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
+import type { InstallRecorder } from './install-log.js';
 import { LineSplitter } from './line-splitter.js';
 import type { Server } from './server.js';
 
@@ -57,7 +58,16 @@ async function sanitizeDataDir(ctx: ServerContext, server: Server): Promise<void
 /** `retry`: Docker was unreachable; the install stays pending and runs again when Docker returns. */
 export type InstallOutcome = 'ok' | 'failed' | 'retry';
 
-export async function runInstall(ctx: ServerContext, server: Server, signal: AbortSignal): Promise<InstallOutcome> {
+/** Lines of the install's output that go with a failed install's reason (lastError, daemon_message). */
+const FAILURE_TAIL_LINES = 20;
+
+/** `record` keeps the install's output for get_install_log and streams it as install_output (install-log.ts). */
+export async function runInstall(
+  ctx: ServerContext,
+  server: Server,
+  signal: AbortSignal,
+  record: InstallRecorder,
+): Promise<InstallOutcome> {
   const { runtime } = ctx;
   try {
     progress(ctx, server, 'pull', `pulling ${server.spec.image}`);
@@ -75,7 +85,7 @@ export async function runInstall(ctx: ServerContext, server: Server, signal: Abo
     const script = server.spec.install;
     if (script && !server.spec.skipScripts) {
       progress(ctx, server, 'install', 'running the install script');
-      await runInstallScript(ctx, server, script);
+      await runInstallScript(ctx, server, script, record);
       signal.throwIfAborted();
     }
     await sanitizeDataDir(ctx, server);
@@ -91,6 +101,7 @@ export async function runInstall(ctx: ServerContext, server: Server, signal: Abo
       server.notice('warning', 'Docker is unreachable; the install resumes when it returns');
       return 'retry';
     }
+    record.append([`[agent] install failed: ${error.message}`]);
     server.reportFailure('install', error);
     progress(ctx, server, 'failed', error.message);
     return 'failed';
@@ -101,11 +112,16 @@ async function runInstallScript(
   ctx: ServerContext,
   server: Server,
   script: { script: string; container: string | undefined; entrypoint: string },
+  record: InstallRecorder,
 ): Promise<void> {
   const image = script.container ?? server.spec.image;
   if (script.container) await ctx.runtime.pullImage(script.container, () => undefined);
   const { ref } = parseImageRef(image);
   const splitter = new LineSplitter();
+  const output = (lines: string[]) => {
+    server.console.append('install', lines);
+    record.append(lines);
+  };
   // Ensured per install, not only at boot: it is cheap (one list), and an operator's `docker network prune`
   // between boot and this install would otherwise fail it.
   await ctx.runtime.ensureNetwork(ctx.config.docker.installNetwork, 'install');
@@ -127,9 +143,15 @@ async function runInstallScript(
       tmpSizeMb: servers.tmpSizeMb,
       hostHasIoWeight: ctx.host.ioWeight,
     }),
-    (chunk) => server.console.append('install', splitter.push(chunk)),
+    (chunk) => output(splitter.push(chunk)),
     INSTALL_TIMEOUT_MS,
   );
-  server.console.append('install', splitter.flush());
-  if (exitCode !== 0) throw new AgentError('DOCKER_ERROR', `install script exited with code ${exitCode}`);
+  output(splitter.flush());
+  record.setExitCode(exitCode);
+  if (exitCode !== 0) {
+    throw new AgentError('DOCKER_ERROR', `install script exited with code ${exitCode}`, {
+      exitCode,
+      lastLines: record.lastLines(FAILURE_TAIL_LINES),
+    });
+  }
 }

@@ -1,14 +1,17 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { dataDirLayout } from '../config/data-dir.js';
 import type { ContainerEvent } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import { ServerConsole } from './console.js';
 import type { ServerContext } from './context.js';
 import { ExitHandler } from './exits.js';
 import { runInstall } from './install.js';
+import { InstallLogs } from './install-log.js';
+import { PortPool } from './port-pool.js';
 import { awaitSettling, resumeStop, startServer } from './power.js';
 import { Server } from './server.js';
-import { type CreateServerPayload, resolveStartup, specFromPayload } from './spec.js';
+import { type CreateServerPayload, resolveStartup, type ServerSpec, specFromPayload } from './spec.js';
 import { isActive, type ServerState } from './state.js';
 import type { PersistedServer } from './store.js';
 
@@ -30,8 +33,23 @@ export class ServerManager {
   /** Installs interrupted by a Docker outage retry on their own: the panel never re-sends create_server. */
   private readonly retryTimers = new Set<NodeJS.Timeout>();
 
+  /** The ports pool and the node-wide port check; creates and updates place their ports through it, one at a time. */
+  readonly ports: PortPool;
+  /** Each server's last install output (get_install_log). */
+  readonly installLogs: InstallLogs;
+
   constructor(readonly ctx: ServerContext) {
     this.exits = new ExitHandler(ctx);
+    this.ports = new PortPool(ctx.config.allocations.pool, ctx.config.servers.defaultIp);
+    this.installLogs = new InstallLogs(ctx.config.dataDir, ctx.config.servers.installLogMaxBytes, ctx.bus, ctx.log);
+  }
+
+  /** The specs of every server but `id`: the ports they publish are taken. */
+  otherSpecs(id: string): ServerSpec[] {
+    return this.ctx.registry
+      .list()
+      .filter((s) => s.id !== id && !s.deleted)
+      .map((s) => s.spec);
   }
 
   get ready(): boolean {
@@ -39,7 +57,7 @@ export class ServerManager {
   }
 
   dataDirFor(id: string): string {
-    return path.join(this.ctx.config.dataDir, 'volumes', id);
+    return path.join(dataDirLayout(this.ctx.config.dataDir).volumes, id);
   }
 
   private instantiate(record: PersistedServer): Server {
@@ -66,7 +84,12 @@ export class ServerManager {
    * Validates, persists the spec and sets `installing` before replying; the install runs in the background
    * (PROTOCOL.md §4.1). Re-creating a known id replaces its spec.
    */
-  async create(id: string, payload: CreateServerPayload): Promise<CreateResult> {
+  create(id: string, payload: CreateServerPayload): Promise<CreateResult> {
+    // Under the pool's lock from placing the ports to storing the spec: concurrent creates never share a port.
+    return this.ports.serialize(() => this.createPlaced(id, payload));
+  }
+
+  private async createPlaced(id: string, payload: CreateServerPayload): Promise<CreateResult> {
     const { ctx } = this;
     const existing = ctx.registry.find(id);
     if (existing && existing.id !== id) {
@@ -79,7 +102,11 @@ export class ServerManager {
     if (existing?.state === 'installing' || existing?.lock.current) {
       throw new AgentError('SERVER_BUSY', `server ${id} is busy: ${existing.lock.current ?? existing.state}`);
     }
-    const spec = specFromPayload(id, payload, new Date(), existing?.spec);
+    const spec = this.ports.place(
+      specFromPayload(id, payload, new Date(), existing?.spec),
+      this.otherSpecs(id),
+      existing?.spec,
+    );
     const resolved = resolveStartup(spec, { ip: ctx.config.servers.defaultIp, timezone: ctx.config.servers.timezone });
     if (existing && (isActive(existing.state) || existing.state === 'suspended')) {
       // A running (or suspended) server keeps running: the new spec is stored now and the container is
@@ -128,26 +155,33 @@ export class ServerManager {
 
   /** Runs the install in the background under the power lock; the outcome settles the state. */
   private beginInstall(server: Server, attempt = 0): void {
-    server.lock.run('install', async (signal) => {
-      const outcome = await runInstall(this.ctx, server, signal);
-      if (server.deleted || signal.aborted) return;
-      if (outcome === 'retry') {
-        // Docker is away: try again with back-off (2 s doubling to 30 s) until it returns or the server goes.
-        const timer = setTimeout(
-          () => {
-            this.retryTimers.delete(timer);
-            if (server.state === 'installing' && !server.lock.current && !server.deleted)
-              this.beginInstall(server, attempt + 1);
-          },
-          Math.min(30_000, 2000 * 2 ** attempt),
-        );
-        timer.unref();
-        this.retryTimers.add(timer);
-        return;
-      }
-      const ok = outcome === 'ok';
-      await server.transition(ok ? 'offline' : 'install_failed', { reason: ok ? 'install_ok' : 'install_failed' });
-    });
+    server.lock.run('install', (signal) => this.installStep(server, signal, attempt));
+  }
+
+  /**
+   * One install attempt, under the caller's lock (create's `install`, or `reinstall`): its output is recorded for
+   * get_install_log, and the outcome settles the state.
+   */
+  async installStep(server: Server, signal: AbortSignal, attempt = 0): Promise<void> {
+    const record = await this.installLogs.begin(server.id);
+    const outcome = await runInstall(this.ctx, server, signal, record).finally(() => record.finish());
+    if (server.deleted || signal.aborted) return;
+    if (outcome === 'retry') {
+      // Docker is away: try again with back-off (2 s doubling to 30 s) until it returns or the server goes.
+      const timer = setTimeout(
+        () => {
+          this.retryTimers.delete(timer);
+          if (server.state === 'installing' && !server.lock.current && !server.deleted)
+            this.beginInstall(server, attempt + 1);
+        },
+        Math.min(30_000, 2000 * 2 ** attempt),
+      );
+      timer.unref();
+      this.retryTimers.add(timer);
+      return;
+    }
+    const ok = outcome === 'ok';
+    await server.transition(ok ? 'offline' : 'install_failed', { reason: ok ? 'install_ok' : 'install_failed' });
   }
 
   private async startWhenInstalled(server: Server): Promise<void> {
@@ -172,6 +206,7 @@ export class ServerManager {
         if (!keepFiles) await rm(server.dataDir, { recursive: true, force: true });
         const aliases = server.aliases;
         await ctx.store.remove(server.id);
+        await this.installLogs.remove(server.id);
         await ctx.registry.remove(server.id);
         this.exits.forget(server.id);
         ctx.disk.forget(server.id);

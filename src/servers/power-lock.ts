@@ -1,6 +1,6 @@
 import { AgentError } from '../errors.js';
 
-export type LockedAction = 'install' | 'start' | 'stop' | 'restart' | 'suspend' | 'delete';
+export type LockedAction = 'install' | 'reinstall' | 'start' | 'stop' | 'restart' | 'suspend' | 'delete';
 
 interface Holder {
   action: LockedAction;

@@ -1,8 +1,10 @@
 import { AgentError } from '../errors.js';
 import { ensureServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
+import { watchEula } from './egg/eula.js';
 import type { Server } from './server.js';
 import { isActive, type ServerState, type StateReason } from './state.js';
+import { planStop } from './stop-plan.js';
 
 /**
  * Power actions (PROTOCOL.md §4.1). Each validates and claims the server's lock synchronously, sets the
@@ -49,7 +51,9 @@ function refuseUnstartable(server: Server): void {
 /** Attaches the console before starting, so no early line is lost, then starts the container. */
 async function launch(ctx: ServerContext, server: Server, signal: AbortSignal): Promise<void> {
   const containerId = await ensureServerContainer(ctx, server);
+  await ctx.beforeStart?.(server);
   server.console.attach(await ctx.runtime.attach(containerId));
+  // server.watchRun(watchEula(server));
   // A kill that pre-empted this start must not be undone by starting the container afterwards.
   if (signal.aborted) return;
   server.expectingExit = undefined;
@@ -128,20 +132,29 @@ async function stopLadder(
 ): Promise<{ exitCode: number; oomKilled: boolean } | undefined> {
   const container = await ctx.runtime.findContainer(server.id);
   if (!container) return undefined;
-  const timeoutMs = options.timeoutS * 1000;
+  const rungs = planStop({
+    stopCommand: server.spec.stopCommand,
+    stopSignal: server.spec.stopSignal,
+    signal: options.signal,
+    timeoutS: options.timeoutS,
+    graceMs: ctx.config.servers.signalGraceMs,
+    canWrite: server.console.attached,
+  });
   let graceful = false;
-  if (server.spec.stopCommand && options.timeoutS > 0 && server.console.write(`${server.spec.stopCommand}\n`)) {
-    server.notice('info', `sent stop command "${server.spec.stopCommand}"; waiting up to ${options.timeoutS} s`);
-    graceful = await ctx.runtime.waitForExit(container.id, timeoutMs, signal);
-    if (!graceful && !signal.aborted) {
-      server.notice('warning', `still running; sending ${options.signal}`);
-      await ctx.runtime.kill(container.id, options.signal);
-      graceful = await ctx.runtime.waitForExit(container.id, ctx.config.servers.signalGraceMs, signal);
+  for (const [i, rung] of rungs.entries()) {
+    if (graceful || signal.aborted) break;
+    const wait = `waiting up to ${Math.round(rung.waitMs / 1000)} s`;
+    if (rung.kind === 'command') {
+      if (!server.console.write(`${rung.command}\n`)) continue;
+      server.notice('info', `sent stop command "${rung.command}"; ${wait}`);
+    } else {
+      server.notice(
+        i === 0 ? 'info' : 'warning',
+        `${i === 0 ? 'sent' : 'still running; sending'} ${rung.signal}; ${wait}`,
+      );
+      await ctx.runtime.kill(container.id, rung.signal);
     }
-  } else if (options.timeoutS > 0 && options.signal !== 'SIGKILL') {
-    server.notice('info', `sent ${options.signal}; waiting up to ${options.timeoutS} s`);
-    await ctx.runtime.kill(container.id, options.signal);
-    graceful = await ctx.runtime.waitForExit(container.id, timeoutMs, signal);
+    graceful = await ctx.runtime.waitForExit(container.id, rung.waitMs, signal);
   }
   if (signal.aborted) return undefined;
   if (!graceful) {
@@ -154,7 +167,7 @@ async function stopLadder(
 }
 
 /** Runs the ladder and settles the state; used by stop, restart, suspend and boot recovery. */
-async function stopAndSettle(
+export async function stopAndSettle(
   ctx: ServerContext,
   server: Server,
   options: StopOptions,

@@ -48,9 +48,11 @@ export class Server {
   expectingExit: 'stop' | 'kill' | undefined;
   /** The last background action that failed (start, stop, install, …): get_server_status shows it, since a failed
    * start settles as `offline` with reason `crash` (the closed reason list of PROTOCOL.md §6.2). Not persisted. */
-  lastError: { action: string; code: string; message: string; at: string } | undefined;
+  lastError: { action: string; code: string; message: string; at: string; lastLines?: string[] } | undefined;
   /** Set once delete has begun: no further transitions or persistence. */
   deleted = false;
+  /** Unsubscribes the console watchers of the current run (egg features such as `eula`); replaced at each start. */
+  private stopRunWatch: (() => void) | undefined;
   private readonly deps: ServerDeps;
 
   constructor(record: PersistedServer, deps: ServerDeps) {
@@ -137,15 +139,24 @@ export class Server {
   /** Logs a background failure by the log policy and tells the console and subscribers; returns the error. */
   reportFailure(what: string, err: unknown): AgentError {
     const error = toAgentError(err);
-    this.lastError = { action: what, code: error.code, message: error.message, at: new Date().toISOString() };
+    // A failed install script's last output lines travel with its reason (PROTOCOL.md §4.6).
+    const tail = error.details?.lastLines;
+    const extra = Array.isArray(tail) ? { lastLines: tail.map(String) } : {};
+    this.lastError = { action: what, code: error.code, message: error.message, at: new Date().toISOString(), ...extra };
     logFailure(this.log, error, `${what} failed`, 'background');
-    this.notice('error', `${what} failed: ${error.message}`);
+    this.notice('error', `${what} failed: ${error.message}`, extra);
     return error;
   }
 
+  /** Replaces the previous run's console watcher, so each start has one and none outlives the next start. */
+  watchRun(stop: (() => void) | undefined): void {
+    this.stopRunWatch?.();
+    this.stopRunWatch = stop;
+  }
+
   /** An agent notice: to the console (prefixed) and as a daemon_message event. */
-  notice(level: 'info' | 'warning' | 'error', message: string): void {
+  notice(level: 'info' | 'warning' | 'error', message: string, extra: Record<string, unknown> = {}): void {
     this.console.append('agent', [message]);
-    this.deps.bus.publish('daemon_message', this.id, { level, message });
+    this.deps.bus.publish('daemon_message', this.id, { level, message, ...extra });
   }
 }

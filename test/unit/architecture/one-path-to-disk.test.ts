@@ -17,6 +17,7 @@ const AGENT_OWN_FILES: Record<string, string> = {
   'src/panel/outbox.ts': 'the panel outbox in the data directory',
   'src/panel/panel-link.ts': 'the panel CA file',
   'src/servers/install.ts': 'creates a new server directory (mkdir) before anything runs in it',
+  'src/servers/install-log.ts': 'install logs in the data directory (install-logs/), not in a server directory',
   'src/servers/manager.ts': "removes a deleted server's whole directory after its container is gone",
   'src/servers/store.ts': 'server specs in the data directory',
   'src/util/atomic-file.ts': 'atomic writes of agent state in the data directory',
