@@ -8,6 +8,8 @@ const MIB = 1024 * 1024;
 /** The panel link's states (PROTOCOL.md §6.4); every one gets a series, 1 for the current state. */
 const PANEL_LINK_STATES = ['disabled', 'connecting', 'open', 'established'] as const;
 const ACTIVE = new Set(['starting', 'running', 'stopping']);
+/** Between event-loop samples: 10 wake-ups a second on an idle daemon instead of the default 100. */
+const LOOP_RESOLUTION_MS = 100;
 
 /** What a scrape reads: live objects' cached figures only. Nothing here may call Docker or walk a cgroup. */
 export interface MetricSources {
@@ -126,11 +128,13 @@ export class AgentMetrics {
 
   private loopFamilies(): MetricFamily[] {
     const first = !this.loop;
-    // 100 ms between samples: 10 wake-ups a second on an idle daemon instead of the default 100.
-    this.loop ??= monitorEventLoopDelay({ resolution: 100 });
+    this.loop ??= monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
     if (first) this.loop.enable();
     const h = this.loop;
-    const seconds = (ns: number) => (Number.isFinite(ns) && h.count > 0 ? ns / 1e9 : 0);
+    // The histogram records the time between two of its timer's runs, resolution included (an idle loop reads
+    // about 101 ms): the lag is what exceeds the resolution. After a reset its first interval is not recorded.
+    const seconds = (ns: number) =>
+      Number.isFinite(ns) && h.count > 0 ? Math.max(0, ns / 1e9 - LOOP_RESOLUTION_MS / 1000) : 0;
     const families = [
       gauge(
         'ctrl_alt_play_event_loop_lag_seconds',
