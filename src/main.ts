@@ -35,6 +35,7 @@ import { PanelLink } from './panel/panel-link.js';
 import { panelSocketUrl } from './panel/panel-socket-url.js';
 import { UrlSigner } from './protocol/signed-url.js';
 import { TicketSigner } from './protocol/tickets.js';
+import { configFilesBeforeStart } from './servers/config-files-before-start.js';
 import type { ServerContext } from './servers/context.js';
 import { DiskUsageTracker } from './servers/disk-usage.js';
 import { DiskWatch } from './servers/disk-watch.js';

@@ -206,6 +206,19 @@ export class DockerRuntime {
     }
   }
 
+  /**
+   * The gateway address of one of the agent's networks (the host side of the bridge, where a game reaches
+   * services on the host: `{{config.docker.interface}}` in config files), or undefined when it has none.
+   */
+  async networkGateway(name: string): Promise<string | undefined> {
+    type Inspect = { inspect(o: { abortSignal: AbortSignal }): Promise<Docker.NetworkInspectInfo> };
+    const info = await this.call(`inspect network ${name}`, (abortSignal) =>
+      (this.docker.getNetwork(name) as unknown as Inspect).inspect({ abortSignal }),
+    );
+    const configs: { Gateway?: string }[] = info.IPAM?.Config ?? [];
+    return configs.find((c) => c.Gateway && !c.Gateway.includes(':'))?.Gateway ?? configs[0]?.Gateway;
+  }
+
   async inspectImage(ref: string): Promise<ImageFacts | undefined> {
     try {
       const info = await this.call(`inspect image ${ref}`, (abortSignal) => this.dialImageInspect(ref, abortSignal));

@@ -24,7 +24,8 @@ export interface ServerContext {
   runAs: { uid: number; gid: number } | undefined;
   /**
    * Work before every start, after the container exists (the config-file rewrite, src/files/config-files): set by
-   * main.ts (it needs the file sandbox, FileAccess, which is built after the context). Never throws; it reports through the server's notices.
+   * main.ts, since it needs FileAccess, which is built after the context. Never throws; it reports through the
+   * server's notices.
    */
   beforeStart?: ((server: Server) => Promise<void>) | undefined;
 }
