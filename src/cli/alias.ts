@@ -1,23 +1,17 @@
-import path from 'node:path';
 import type { Command } from 'commander';
-import { isValidServerId } from '../protocol/fields.js';
+import pino from 'pino';
 import type { AgentConfig } from '../config/schema.js';
-import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
+import { checkAlias } from '../servers/alias-rules.js';
+import { ServerStore } from '../servers/store.js';
 import { EXIT } from './exit-codes.js';
 
 /**
- * `alias add|rm|ls`: the operator's view of the alias table (PROTOCOL.md §5). It edits the same atomically
- * written file the agent reads at start, so run it with the agent stopped or restart the agent afterwards.
+ * `alias add|rm|ls`: the operator's view of the alias table (PROTOCOL.md §5), through the agent's own store and
+ * alias rules (the same files, layout, atomic writes and checks). It edits the file the agent reads at start, so
+ * run it with the agent stopped or restart the agent afterwards.
  */
-async function table(config: AgentConfig): Promise<Record<string, string>> {
-  const value = await readJsonIfExists(path.join(config.dataDir, 'aliases.json'));
-  return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, string>) : {};
-}
-
-async function knownServers(config: AgentConfig): Promise<Set<string>> {
-  const { readdir } = await import('node:fs/promises');
-  const names = await readdir(path.join(config.dataDir, 'servers')).catch(() => [] as string[]);
-  return new Set(names.filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
+function storeOf(config: AgentConfig): ServerStore {
+  return new ServerStore(config.dataDir, pino({ level: 'silent' }));
 }
 
 export function registerAliasCommands(
@@ -32,30 +26,35 @@ export function registerAliasCommands(
   };
 
   withConfigFlags(alias.command('ls').description('list aliases')).action(async (flags) => {
-    const entries = Object.entries(await table(configFrom(flags))).sort();
+    const entries = Object.entries(await storeOf(configFrom(flags)).loadAliases()).sort();
     for (const [from, to] of entries) process.stdout.write(`${from}\t${to}\n`);
   });
 
   withConfigFlags(alias.command('add <alias> <serverId>').description('make <alias> name server <serverId>')).action(
     async (name: string, serverId: string, flags) => {
-      const config = configFrom(flags);
-      if (!isValidServerId(name) || !isValidServerId(serverId)) fail('alias and serverId must be valid server ids');
-      const servers = await knownServers(config);
-      if (!servers.has(serverId)) fail(`server ${serverId} is not known on this node`);
-      if (servers.has(name)) fail(`${name} is the id of another server`);
-      const current = await table(config);
-      if (current[name] && current[name] !== serverId) fail(`${name} already names server ${current[name]}`);
-      await writeJsonAtomic(path.join(config.dataDir, 'aliases.json'), { ...current, [name]: serverId });
+      const store = storeOf(configFrom(flags));
+      const servers = new Set(await store.serverIds());
+      const current = await store.loadAliases();
+      try {
+        const verdict = checkAlias(name, serverId, {
+          isServer: (id) => servers.has(id),
+          target: (a) => current[a],
+          size: Object.keys(current).length,
+        });
+        if (verdict === 'add') await store.saveAliases({ ...current, [name]: serverId });
+      } catch (err) {
+        fail((err as Error).message);
+      }
       process.stdout.write(`${name} -> ${serverId}\n`);
     },
   );
 
   withConfigFlags(alias.command('rm <alias>').description('remove an alias')).action(async (name: string, flags) => {
-    const config = configFrom(flags);
-    const current = await table(config);
+    const store = storeOf(configFrom(flags));
+    const current = await store.loadAliases();
     if (!(name in current)) fail(`no alias ${name}`);
     delete current[name];
-    await writeJsonAtomic(path.join(config.dataDir, 'aliases.json'), current);
+    await store.saveAliases(current);
     process.stdout.write(`removed ${name}\n`);
   });
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { writeFileAtomic } from '../util/atomic-file.js';
+import { dataDirLayout } from './data-dir.js';
 
 /** Tokens shorter than this draw a warning (PROTOCOL.md §2.1). */
 export const MIN_TOKEN_LENGTH = 32;
@@ -35,12 +35,12 @@ export async function resolveToken(configured: string | undefined, dataDir: stri
 }
 
 export function tokenFile(dataDir: string): string {
-  return path.join(dataDir, 'token');
+  return dataDirLayout(dataDir).token;
 }
 
 /** A stable identity for this agent installation, persisted beside the token. */
 export async function resolveAgentId(dataDir: string): Promise<string> {
-  const file = path.join(dataDir, 'agent-id');
+  const file = dataDirLayout(dataDir).agentId;
   const saved = await readTrimmed(file);
   if (saved) return saved;
   const id = `agt_${randomBytes(8).toString('hex')}`;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import path from 'node:path';
 import type { Logger } from 'pino';
+import { dataDirLayout } from '../config/data-dir.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
 
 /**
@@ -32,7 +32,7 @@ export class WebhookOutbox {
     private readonly log: Logger,
     private readonly maxEntries = 10_000,
   ) {
-    this.file = path.join(dataDir, 'webhook-outbox.json');
+    this.file = dataDirLayout(dataDir).webhookOutbox;
   }
 
   async start(): Promise<void> {

@@ -1,6 +1,6 @@
 import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
+import { dataDirLayout } from '../config/data-dir.js';
 import type { AgentEvent } from '../events/bus.js';
 
 /**
@@ -27,7 +27,7 @@ export class Outbox {
     private readonly maxEvents: number,
     private readonly log: Logger,
   ) {
-    this.file = path.join(dataDir, 'outbox.jsonl');
+    this.file = dataDirLayout(dataDir).panelOutbox;
   }
 
   /** The persisted epoch, last seq and newest events, or undefined when there is no (readable) outbox. */

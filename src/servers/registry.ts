@@ -1,9 +1,7 @@
 import { AgentError } from '../errors.js';
+import { checkAlias } from './alias-rules.js';
 import type { Server } from './server.js';
 import type { ServerStore } from './store.js';
-
-/** Upper bound on aliases: each server has at most a few (the panel's database id). */
-const MAX_ALIASES = 100_000;
 
 /**
  * The servers this node knows, by canonical id, and the alias table (alias → canonical id, PROTOCOL.md §5).
@@ -66,19 +64,12 @@ export class ServerRegistry {
   }
 
   async addAlias(alias: string, canonical: string): Promise<void> {
-    if (!this.servers.has(canonical)) {
-      throw new AgentError('SERVER_NOT_FOUND', `server ${canonical} not found on this node`, { serverId: canonical });
-    }
-    if (alias === canonical) return;
-    if (this.servers.has(alias)) {
-      throw new AgentError('INVALID_PAYLOAD', `alias ${alias} is the canonical id of another server`);
-    }
-    const existing = this.aliasTable.get(alias);
-    if (existing === canonical) return;
-    if (existing !== undefined) {
-      throw new AgentError('INVALID_PAYLOAD', `alias ${alias} already names server ${existing}`);
-    }
-    if (this.aliasTable.size >= MAX_ALIASES) throw new AgentError('INVALID_PAYLOAD', 'the alias table is full');
+    const verdict = checkAlias(alias, canonical, {
+      isServer: (id) => this.servers.has(id),
+      target: (a) => this.aliasTable.get(a),
+      size: this.aliasTable.size,
+    });
+    if (verdict === 'unchanged') return;
     this.aliasTable.set(alias, canonical);
     await this.saveAliases();
   }

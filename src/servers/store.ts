@@ -1,6 +1,7 @@
 import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { dataDirLayout } from '../config/data-dir.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
 import type { ServerSpec } from './spec.js';
 import type { ServerState, StateReason } from './state.js';
@@ -35,8 +36,9 @@ export class ServerStore {
     dataDir: string,
     private readonly log: Logger,
   ) {
-    this.serversDir = path.join(dataDir, 'servers');
-    this.aliasFile = path.join(dataDir, 'aliases.json');
+    const layout = dataDirLayout(dataDir);
+    this.serversDir = layout.servers;
+    this.aliasFile = layout.aliases;
   }
 
   private fileFor(id: string): string {
@@ -95,6 +97,15 @@ export class ServerStore {
       }
     }
     return out;
+  }
+
+  /** The ids of the persisted servers, without reading their records (the CLI checks aliases against them). */
+  async serverIds(): Promise<string[]> {
+    const names = await readdir(this.serversDir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return [] as string[];
+      throw err;
+    });
+    return names.filter((n) => n.endsWith('.json') && !n.startsWith('.')).map((n) => n.slice(0, -5));
   }
 
   async loadAliases(): Promise<Record<string, string>> {

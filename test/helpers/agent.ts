@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { dataDirLayout } from '../../src/config/data-dir.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { type RunningAgent, startAgent } from '../../src/main.js';
@@ -24,8 +25,8 @@ export async function prepareDataDir(): Promise<{ dataDir: string; token: string
   const token = randomBytes(24).toString('hex');
   const agentId = `${runPrefix()}${randomBytes(6).toString('hex')}`;
   await mkdir(dataDir, { recursive: true });
-  await writeFile(path.join(dataDir, 'token'), `${token}\n`, { mode: 0o600 });
-  await writeFile(path.join(dataDir, 'agent-id'), `${agentId}\n`);
+  await writeFile(dataDirLayout(dataDir).token, `${token}\n`, { mode: 0o600 });
+  await writeFile(dataDirLayout(dataDir).agentId, `${agentId}\n`);
   return { dataDir, token, agentId };
 }
 
