@@ -53,7 +53,7 @@ async function launch(ctx: ServerContext, server: Server, signal: AbortSignal): 
   const containerId = await ensureServerContainer(ctx, server);
   await ctx.beforeStart?.(server);
   server.console.attach(await ctx.runtime.attach(containerId));
-  // server.watchRun(watchEula(server));
+  server.watchRun(watchEula(server));
   // A kill that pre-empted this start must not be undone by starting the container afterwards.
   if (signal.aborted) return;
   server.expectingExit = undefined;

@@ -66,12 +66,13 @@ export function lifecycleActions(
       payload: createServerPayload,
       async run({ serverId }, payload) {
         const result = await manager.create(serverId, payload);
+        const warnings = [...result.warnings, ...(payload.eggWarnings ?? [])];
         return {
           message: 'create accepted',
           data: {
             serverId,
             status: result.status,
-            ...(result.warnings.length ? { warnings: result.warnings } : {}),
+            ...(warnings.length ? { warnings } : {}),
             ...(result.unresolved.length ? { unresolved: result.unresolved } : {}),
           },
         };
