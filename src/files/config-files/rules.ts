@@ -136,7 +136,12 @@ export function nextValue(rule: Replacement, existing: Scalar | undefined, resol
  * Throws on a path past MAX_PATH_SEGMENTS.
  */
 export function splitPath(path: string): string[] {
-  const normalised = path.replace(/\[(\d+|\*)\]/g, '.$1');
+  return splitPathWithLists(path).segments;
+}
+
+/** The same, and which segments were written as `[N]`: a missing one of those is made a list, not a map. */
+export function splitPathWithLists(path: string): { segments: string[]; lists: Set<number> } {
+  const normalised = path.replace(/\[(\d+|\*)\]/g, '.\u0000$1');
   const segments: string[] = [];
   let current = '';
   for (let i = 0; i < normalised.length; i++) {
@@ -151,9 +156,17 @@ export function splitPath(path: string): string[] {
   }
   segments.push(current);
   const clean = segments.filter((s, i) => s !== '' || i === 0);
-  if (clean.length > MAX_PATH_SEGMENTS)
+  if (clean.length > MAX_PATH_SEGMENTS) {
     throw new Error(`path ${path.slice(0, 80)} has more than ${MAX_PATH_SEGMENTS} parts`);
-  return clean;
+  }
+  const lists = new Set<number>();
+  for (const [i, segment] of clean.entries()) {
+    if (segment.startsWith('\u0000')) {
+      clean[i] = segment.slice(1);
+      lists.add(i);
+    }
+  }
+  return { segments: clean, lists };
 }
 
 /** Line-oriented formats hold one line per value: a newline in a value would smuggle in another key. */

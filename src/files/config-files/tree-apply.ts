@@ -1,4 +1,4 @@
-import { nextValue, type Replacement, type Resolve, type Scalar, splitPath } from './rules.js';
+import { nextValue, type Replacement, type Resolve, type Scalar, splitPathWithLists } from './rules.js';
 
 /**
  * Applies replacements to a tree of maps and lists (JSON, TOML, the YAML document): one walk shared by the
@@ -15,8 +15,8 @@ export interface TreeOps<N> {
   scalar(node: N): Scalar | undefined;
   /** Writes `value` at `key` (a list only takes an index it has, or the next one). */
   set(parent: N, key: string, value: Scalar): void;
-  /** A new, empty map at `key`. Undefined where none can be made (a list, past its end). */
-  makeMap(parent: N, key: string): N | undefined;
+  /** A new, empty map (or list) at `key`. Undefined where none can be made (a list, past its end). */
+  makeMap(parent: N, key: string, list: boolean): N | undefined;
 }
 
 export function isListIndex(key: string, length: number): boolean {
@@ -25,12 +25,20 @@ export function isListIndex(key: string, length: number): boolean {
 
 export function applyTree<N>(root: N, replacements: Replacement[], resolve: Resolve, ops: TreeOps<N>): void {
   for (const rule of replacements) {
-    const segments = splitPath(rule.path);
-    visit(root, segments, 0, rule, resolve, ops);
+    const { segments, lists } = splitPathWithLists(rule.path);
+    visit(root, segments, lists, 0, rule, resolve, ops);
   }
 }
 
-function visit<N>(node: N, segments: string[], at: number, rule: Replacement, resolve: Resolve, ops: TreeOps<N>) {
+function visit<N>(
+  node: N,
+  segments: string[],
+  lists: Set<number>,
+  at: number,
+  rule: Replacement,
+  resolve: Resolve,
+  ops: TreeOps<N>,
+) {
   const key = segments[at] as string;
   const last = at === segments.length - 1;
   const keys = key === '*' ? ops.keys(node) : [key];
@@ -44,12 +52,13 @@ function visit<N>(node: N, segments: string[], at: number, rule: Replacement, re
       continue;
     }
     if (child) {
-      if (ops.keys(child.node) !== undefined) visit(child.node, segments, at + 1, rule, resolve, ops);
+      if (ops.keys(child.node) !== undefined) visit(child.node, segments, lists, at + 1, rule, resolve, ops);
       continue;
     }
     if (rule.ifValue !== undefined || key === '*') continue;
-    const made = ops.makeMap(node, k);
-    if (made !== undefined) visit(made, segments, at + 1, rule, resolve, ops);
+    // `listeners[0].host` in a file without listeners makes a list; `a.0.b` makes a map, as sjson does.
+    const made = ops.makeMap(node, k, lists.has(at + 1) && segments[at + 1] === '0');
+    if (made !== undefined) visit(made, segments, lists, at + 1, rule, resolve, ops);
   }
 }
 
@@ -82,10 +91,11 @@ export function plainOps(toScalar: (value: unknown) => Scalar | undefined): Tree
         if (isListIndex(key, parent.length)) parent[Number(key)] = value;
       } else if (isPlainMap(parent)) define(parent, key, value);
     },
-    makeMap: (parent, key) => {
-      if (!isPlainMap(parent)) return undefined;
-      const made = {};
-      define(parent, key, made);
+    makeMap: (parent, key, list) => {
+      const made = list ? [] : {};
+      if (Array.isArray(parent) && isListIndex(key, parent.length)) parent[Number(key)] = made;
+      else if (isPlainMap(parent)) define(parent, key, made);
+      else return undefined;
       return made;
     },
   };

@@ -60,10 +60,11 @@ export const rewriteYaml: Rewriter = async (text, find, resolve) => {
         else parent.items[Number(key)] = newNode(doc, v);
       }
     },
-    makeMap: (parent, key) => {
-      if (!yaml.isMap(parent)) return undefined;
-      const made = newNode(doc, {});
-      parent.items.push(doc.createPair(key, made));
+    makeMap: (parent, key, list) => {
+      const made = newNode(doc, list ? [] : {});
+      if (yaml.isMap(parent)) parent.items.push(doc.createPair(key, made));
+      else if (yaml.isSeq(parent) && isListIndex(key, parent.items.length)) parent.items[Number(key)] = made;
+      else return undefined;
       return made;
     },
   };

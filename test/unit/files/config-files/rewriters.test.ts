@@ -119,6 +119,13 @@ describe('config-file rewriters: the forms eggs use', () => {
     expect(await rewriteText(undefined, { 'x=': 'x=1' }, id)).toBe('x=1\n');
   });
 
+  it('a missing `a[0].b` makes a list, a missing `a.0.b` a map', async () => {
+    const find = { 'listeners[0].host': 'h', 'listeners[0].port': 1, 'm.0.k': 'v' };
+    const expected = { listeners: [{ host: 'h', port: 1 }], m: { 0: { k: 'v' } } };
+    expect(JSON.parse(await rewriteJson(undefined, find, id))).toEqual(expected);
+    expect(parseYaml(await rewriteYaml(undefined, find, id))).toEqual(expected);
+  });
+
   it('a missing file is created with the values, in every format', async () => {
     expect(JSON.parse(await rewriteJson(undefined, { 'a.b': 1 }, id))).toEqual({ a: { b: 1 } });
     expect(parseYaml(await rewriteYaml(undefined, { 'a.b': 1 }, id))).toEqual({ a: { b: 1 } });
