@@ -24,7 +24,16 @@ export interface UpdateResult {
 }
 
 /** Fields an egg supplies (§4.6): an update that brings an egg lets the egg's values replace the stored ones. */
-const EGG_FIELDS = ['image', 'startup', 'stopCommand', 'startupDone', 'install'] as const;
+const EGG_FIELDS = [
+  'image',
+  'startup',
+  'stopCommand',
+  'stopSignal',
+  'startupDone',
+  'install',
+  'denylist',
+  'configFiles',
+] as const;
 
 /**
  * Spec fields the agent reads when it acts, not when it builds the container: a change is in force at once.
