@@ -33,6 +33,7 @@ import { PanelAliasLookup } from './panel/alias-lookup.js';
 import { Outbox } from './panel/outbox.js';
 import { PanelLink } from './panel/panel-link.js';
 import { panelSocketUrl } from './panel/panel-socket-url.js';
+import type { HelloIdentity } from './protocol/frames.js';
 import { UrlSigner } from './protocol/signed-url.js';
 import { TicketSigner } from './protocol/tickets.js';
 import { configFilesBeforeStart } from './servers/config-files-before-start.js';
@@ -189,6 +190,16 @@ export async function startAgent(
   const signer = new TicketSigner(token.token);
   dispatcher.register(ticketActions(signer, config.ws.maxTicketTtlSeconds));
   const matchesToken = tokenMatcher(token.token);
+  // What both WebSocket transports say about this agent in their hello (protocol/frames.ts helloFrame).
+  const identity = (): HelloIdentity => ({
+    agentId,
+    nodeId: config.nodeId,
+    version: AGENT_VERSION,
+    protocolVersion: PROTOCOL_VERSION,
+    epoch: bus.epoch,
+    seq: bus.currentSeq,
+    capabilities: { actions: dispatcher.actionNames, events: EVENT_NAMES },
+  });
   const hub = new WsHub(
     {
       config: config.ws,
@@ -198,15 +209,7 @@ export async function startAgent(
       tickets: signer,
       matchesToken,
       log: log.child({ component: 'ws' }),
-      hello: () => ({
-        agentId,
-        nodeId: config.nodeId,
-        version: AGENT_VERSION,
-        protocolVersion: PROTOCOL_VERSION,
-        epoch: bus.epoch,
-        seq: bus.currentSeq,
-        capabilities: { actions: dispatcher.actionNames, events: EVENT_NAMES },
-      }),
+      hello: identity,
       pong: pongData,
     },
     bus,
@@ -232,8 +235,7 @@ export async function startAgent(
         bus,
         log: log.child({ component: 'panel-link' }),
         hello: () => ({
-          protocolVersion: PROTOCOL_VERSION,
-          capabilities: { actions: dispatcher.actionNames, events: EVENT_NAMES },
+          ...identity(),
           servers: registry.list().map((s) => ({ serverId: s.id, aliases: s.aliases, status: s.state })),
         }),
         pong: pongData,

@@ -9,6 +9,8 @@ import {
   eventFrame,
   type Frame,
   FrameError,
+  type HelloIdentity,
+  helloFrame,
   parseFrame,
   pongFrame,
   responseFrame,
@@ -33,8 +35,8 @@ export interface PanelLinkOptions {
   dispatcher: Dispatcher;
   bus: EventBus;
   log: Logger;
-  /** hello's extra fields: protocol version, capabilities, servers. */
-  hello: () => Record<string, unknown>;
+  /** The hello's content: the agent's identity (the same as the inbound socket's) plus the server snapshot. */
+  hello: () => HelloIdentity;
   pong: () => Record<string, unknown>;
   pingIntervalMs: number;
   silenceTimeoutMs: number;
@@ -114,19 +116,10 @@ export class PanelLink {
     if (socket !== this.socket) return;
     this.stateValue = 'open';
     this.lastConforming = Date.now();
-    this.helloId = `h${Date.now().toString(36)}`;
     const { options } = this;
-    this.send({
-      type: 'hello',
-      id: this.helloId,
-      timestamp: new Date().toISOString(),
-      agentId: options.agentId,
-      nodeId: options.nodeId,
-      version: options.version,
-      epoch: options.bus.epoch,
-      seq: options.bus.currentSeq,
-      ...options.hello(),
-    });
+    const hello = helloFrame(options.hello());
+    this.helloId = hello.id as string;
+    this.send(hello);
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => this.beat(), Math.min(options.pingIntervalMs, options.silenceTimeoutMs / 2));
     this.heartbeat.unref();

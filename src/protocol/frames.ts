@@ -96,6 +96,22 @@ export function responseFrame(id: string | undefined, reply: Reply): Record<stri
   return { ...base, error: frameErrorBody(reply.error) };
 }
 
+/** What a `hello` says about the agent, on the inbound socket and on the panel link alike (§6.1). */
+export interface HelloIdentity {
+  agentId: string;
+  nodeId: string | undefined;
+  version: string;
+  protocolVersion: number;
+  epoch: string;
+  seq: number;
+  capabilities: { actions: readonly string[]; events: readonly string[] };
+  [extra: string]: unknown;
+}
+
+export function helloFrame(identity: HelloIdentity): Record<string, unknown> {
+  return { type: 'hello', id: `h${Date.now().toString(36)}`, timestamp: now(), ...identity };
+}
+
 export function eventFrame(event: AgentEvent): Record<string, unknown> {
   return { type: 'event', ...event };
 }

@@ -10,6 +10,8 @@ import {
   eventFrame,
   type Frame,
   FrameError,
+  type HelloIdentity,
+  helloFrame,
   parseFrame,
   pongFrame,
   responseFrame,
@@ -37,7 +39,7 @@ export interface ConnectionDeps {
   registry: ServerRegistry;
   tickets: TicketSigner;
   matchesToken: (token: string | undefined) => boolean;
-  hello: () => Record<string, unknown>;
+  hello: () => HelloIdentity;
   pong: () => Record<string, unknown>;
   log: Logger;
 }
@@ -139,12 +141,7 @@ export class WsConnection {
       this.deps.log.warn('ws internals changed: node-token sockets keep the pre-auth frame limit');
     }
     if (principal.kind === 'ticket') this.watchExpiry(principal.claims.exp * 1000);
-    this.send({
-      type: 'hello',
-      id: `h${Date.now().toString(36)}`,
-      timestamp: new Date().toISOString(),
-      ...this.deps.hello(),
-    });
+    this.send(helloFrame(this.deps.hello()));
     return true;
   }
 
