@@ -2,21 +2,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
 import { type AgentConfig, configSchema } from './schema.js';
+import {
+  type ConfigSource,
+  describeSource,
+  envLayer,
+  getPath,
+  type Layer,
+  SourceError,
+  setPath,
+  sourcesForIssue,
+  sourcesOf,
+  type Tree,
+} from './sources.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/ctrl-alt-play-agent/config.yml';
-
-/** Environment variables and the config keys they set. The only place that reads process.env. */
-const ENV_KEYS: Record<string, string> = {
-  AGENT_TOKEN: 'token',
-  AGENT_PORT: 'port',
-  AGENT_HOST: 'host',
-  AGENT_NODE_ID: 'nodeId',
-  AGENT_DATA_DIR: 'dataDir',
-  PANEL_URL: 'panel.url',
-  LOG_LEVEL: 'logLevel',
-  DOCKER_HOST: 'docker.host',
-};
 
 /** Command-line flags (commander's camelCase names) and the config keys they set. */
 export const FLAG_KEYS: Record<string, string> = {
@@ -44,19 +45,6 @@ export interface LoadOptions {
   cwd?: string;
   isRoot?: boolean;
   hostName?: string;
-}
-
-type Tree = Record<string, unknown>;
-
-function setPath(tree: Tree, dotted: string, value: unknown): void {
-  const keys = dotted.split('.');
-  let node = tree;
-  for (const key of keys.slice(0, -1)) {
-    const next = node[key];
-    node[key] = next && typeof next === 'object' ? next : {};
-    node = node[key] as Tree;
-  }
-  node[keys[keys.length - 1] as string] = value;
 }
 
 function isPlainObject(v: unknown): v is Tree {
@@ -103,19 +91,42 @@ function withoutNulls(tree: Tree): Tree {
   return out;
 }
 
-function fromMapping(source: Record<string, unknown>, mapping: Record<string, string>): Tree {
+function flagLayer(flags: Record<string, unknown>): Layer {
   const tree: Tree = {};
-  for (const [name, key] of Object.entries(mapping)) {
-    const value = source[name];
-    if (value !== undefined && value !== '') setPath(tree, key, value);
+  const names = new Map<string, string>();
+  for (const [name, key] of Object.entries(FLAG_KEYS)) {
+    const value = flags[name];
+    if (value === undefined || value === '') continue;
+    setPath(tree, key, value);
+    names.set(key, `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
   }
-  return tree;
+  return {
+    tree,
+    sourceOf: (p) => {
+      const name = names.get(p);
+      return name ? { kind: 'flag', name } : { kind: 'default' };
+    },
+  };
 }
 
 export interface LoadedConfig {
   config: AgentConfig;
   /** The config file that was read, if any. */
   file: string | undefined;
+  /** Where each key's value came from (every key of the schema, by dotted path). */
+  sources: Record<string, ConfigSource>;
+}
+
+/** "port: Too big … (set by env AGENT_PORT)": the operator learns which variable or file to fix. */
+function describeIssue(issue: z.core.$ZodIssue, sources: Record<string, ConfigSource>, file: string | undefined) {
+  const where = issue.path.join('.') || '(root)';
+  const from =
+    issue.code === 'unrecognized_keys'
+      ? file
+        ? [`file ${file}`]
+        : []
+      : sourcesForIssue(issue.path, sources).map(describeSource);
+  return `${where}: ${issue.message}${from.length > 0 ? ` (set by ${from.join(', ')})` : ''}`;
 }
 
 export function loadConfig(options: LoadOptions = {}): LoadedConfig {
@@ -128,19 +139,29 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     nodeId: options.hostName ?? hostname(),
     dataDir: isRoot ? '/var/lib/ctrl-alt-play-agent' : './data',
   };
-  const merged = mergeSources(
-    defaults,
-    file ? readConfigFile(file) : {},
-    fromMapping(env, ENV_KEYS),
-    fromMapping(options.flags ?? {}, FLAG_KEYS),
-  );
+  let envValues: Layer;
+  try {
+    envValues = envLayer(env);
+  } catch (err) {
+    if (err instanceof SourceError) throw new ConfigError(err.message.split('\n'));
+    throw err;
+  }
+  const fileTree = file ? readConfigFile(file) : {};
+  const layers: Layer[] = [
+    { tree: defaults, sourceOf: () => ({ kind: 'default' }) },
+    { tree: fileTree, sourceOf: () => (file ? { kind: 'file', file } : { kind: 'default' }) },
+    envValues,
+    flagLayer(options.flags ?? {}),
+  ];
+  const sources = sourcesOf(layers);
+  const merged = mergeSources(...layers.map((l) => l.tree));
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    throw new ConfigError(result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`));
+    throw new ConfigError(result.error.issues.map((issue) => describeIssue(issue, sources, file)));
   }
   const config = { ...result.data, dataDir: path.resolve(cwd, result.data.dataDir) };
-  return { config: deepFreeze(config), file };
+  return { config: deepFreeze(config), file, sources };
 }
 
 function deepFreeze<T>(value: T): T {
@@ -151,11 +172,40 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-/** The effective config for display: secrets replaced. */
+const REDACTED = '[redacted]';
+
+/** The effective config for display: secrets replaced (the token, the panel's API token, registry passwords). */
 export function redactConfig(config: AgentConfig): Record<string, unknown> {
+  const registries = Object.fromEntries(
+    Object.entries(config.docker.registries).map(([host, r]) => [
+      host,
+      { ...r, password: r.password ? REDACTED : undefined },
+    ]),
+  );
   return {
     ...config,
-    token: config.token ? '[redacted]' : undefined,
-    panel: { ...config.panel, apiToken: config.panel.apiToken ? '[redacted]' : undefined },
+    token: config.token ? REDACTED : undefined,
+    panel: { ...config.panel, apiToken: config.panel.apiToken ? REDACTED : undefined },
+    docker: { ...config.docker, registries },
   };
+}
+
+/** The secret values in a config, for a last pass over any text shown to someone (diagnostics). */
+export function secretValues(config: AgentConfig): string[] {
+  return [
+    config.token,
+    config.panel.apiToken,
+    ...Object.values(config.docker.registries).map((r) => r.password),
+  ].filter((v): v is string => typeof v === 'string' && v.length > 0);
+}
+
+/** `key: value  # source`, one line per key, secrets redacted. */
+export function formatSources(config: AgentConfig, sources: Record<string, ConfigSource>): string {
+  const shown = redactConfig(config);
+  const rows = Object.entries(sources).map(([key, source]) => {
+    const value = getPath(shown, key.split('.'));
+    return [`${key}: ${value === undefined ? '~' : JSON.stringify(value)}`, describeSource(source)] as const;
+  });
+  const width = Math.min(60, Math.max(...rows.map(([left]) => left.length)));
+  return rows.map(([left, right]) => `${left.padEnd(width)}  # ${right}\n`).join('');
 }

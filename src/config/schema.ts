@@ -42,6 +42,19 @@ export const configSchema = z.strictObject({
   nodeId: z.string().min(1).max(128),
   dataDir: z.string().min(1),
   logLevel: z.enum(LOG_LEVELS).default('info'),
+  log: z
+    .strictObject({
+      /**
+       * Also write the JSON lines to this file (its directory is created). Rotation: logrotate without
+       * copytruncate, then SIGHUP (`systemctl reload`): the agent reopens the file by name (README, "Logs").
+       */
+      file: z.string().min(1).optional(),
+      /** Keep writing to stdout (the journal) when `file` is set. */
+      stdout: bool.default(true),
+      /** Human-readable lines on stdout: "auto" when stdout is a terminal; the file is always JSON. */
+      pretty: z.enum(['auto', 'always', 'never']).default('auto'),
+    })
+    .prefault({}),
   tls: z
     .strictObject({
       certFile: z.string().min(1).optional(),
@@ -87,6 +100,24 @@ export const configSchema = z.strictObject({
       apiTimeoutMs: positiveInt.default(20_000),
       /** Period of the reachability ping behind /health, /ready and /metrics (its time-out: 3 s or apiTimeoutMs). */
       healthIntervalMs: positiveInt.default(5_000),
+      /**
+       * Credentials of private registries by host ("registry.example.com", "ghcr.io"; Docker Hub is "docker.io"),
+       * sent with pulls. `passwordFile` is read at each pull, so a rotated secret needs no restart.
+       */
+      registries: z
+        .record(
+          z.string().min(1),
+          z
+            .strictObject({
+              username: z.string().min(1),
+              password: z.string().min(1).optional(),
+              passwordFile: z.string().min(1).optional(),
+            })
+            .refine((r) => (r.password === undefined) !== (r.passwordFile === undefined), {
+              message: 'give exactly one of password and passwordFile',
+            }),
+        )
+        .default({}),
     })
     .prefault({}),
   servers: z
