@@ -5,6 +5,7 @@ import { logFailure } from '../log-policy.js';
 import { type Command, type CommandId, extractId, normalizeCommand } from '../protocol/envelope.js';
 import { describeIssues, isValidServerId } from '../protocol/fields.js';
 import type { Reply } from '../protocol/reply.js';
+import type { TicketPermission } from '../protocol/tickets.js';
 import type { ServerRegistry } from '../servers/registry.js';
 import type { Server } from '../servers/server.js';
 
@@ -36,6 +37,11 @@ export interface ActionDefinition<S extends z.ZodType = z.ZodType> {
   name: string;
   scope: ActionScope;
   mode: ActionMode;
+  /**
+   * The permission a browser ticket needs to run this action (PROTOCOL.md §6.6); absent: ticket sockets may not
+   * run it at all. Declared on the action itself, so a new action can never be reachable by a ticket by accident.
+   */
+  ticket?: TicketPermission;
   payload: S;
   run(ctx: ActionContext, payload: z.output<S>): Promise<ActionResult>;
 }
@@ -78,6 +84,11 @@ export class Dispatcher {
   }
 
   /** Every registered action, sorted by name (the OpenAPI document is generated from their payload schemas). */
+  /** The ticket permission an action needs (undefined: not allowed to tickets, or no such action). */
+  ticketPermission(action: string): TicketPermission | undefined {
+    return this.actions.get(action)?.ticket;
+  }
+
   get definitions(): readonly ActionDefinition[] {
     return this.actionNames.map((name) => this.actions.get(name) as ActionDefinition);
   }

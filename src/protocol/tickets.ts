@@ -65,15 +65,3 @@ export class TicketSigner {
     }
   }
 }
-
-/** Which permission a ticket needs for an action sent over its socket; undefined: not allowed at all. */
-export function permissionFor(action: string): TicketPermission | undefined {
-  if (
-    ['console:status', 'console:history', 'get_server_logs', 'get_server_status', 'get_server_metrics'].includes(action)
-  ) {
-    return 'console.read';
-  }
-  if (action === 'console:command' || action === 'console:input') return 'console.command';
-  if (['start_server', 'stop_server', 'restart_server', 'kill_server'].includes(action)) return 'power';
-  return undefined;
-}

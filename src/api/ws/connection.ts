@@ -240,7 +240,10 @@ export class WsConnection {
       return;
     }
     const principal = this.principal;
-    const guard = principal?.kind === 'ticket' ? ticketGuard(principal.claims, this.deps.registry) : undefined;
+    const guard =
+      principal?.kind === 'ticket'
+        ? ticketGuard(principal.claims, this.deps.registry, (action) => this.deps.dispatcher.ticketPermission(action))
+        : undefined;
     this.inFlight++;
     try {
       const reply = await this.deps.dispatcher.dispatch(commandBody(frame), this.deps.log, guard);

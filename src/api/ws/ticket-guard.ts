@@ -1,6 +1,6 @@
 import type { CommandGuard } from '../../commands/dispatcher.js';
 import { AgentError } from '../../errors.js';
-import { permissionFor, type TicketClaims } from '../../protocol/tickets.js';
+import type { TicketClaims, TicketPermission } from '../../protocol/tickets.js';
 import type { ServerRegistry } from '../../servers/registry.js';
 
 /**
@@ -12,11 +12,13 @@ import type { ServerRegistry } from '../../servers/registry.js';
 export function ticketGuard(
   claims: TicketClaims,
   registry: Pick<ServerRegistry, 'find'>,
+  /** The permission each action declares (Dispatcher.ticketPermission). */
+  permissionOf: (action: string) => TicketPermission | undefined,
   now: () => number = Date.now,
 ): CommandGuard {
   return (command) => {
     if (claims.exp * 1000 <= now()) return new AgentError('AUTH_FAILED', 'the ticket has expired');
-    const needed = permissionFor(command.action);
+    const needed = permissionOf(command.action);
     if (!needed || !claims.perms.includes(needed)) {
       return new AgentError('PERMISSION_DENIED', `this ticket does not allow ${command.action}`);
     }

@@ -60,6 +60,7 @@ export function consoleActions(ctx: ServerContext): ActionDefinition[] {
     defineAction({
       name: 'console:status',
       scope: 'server',
+      ticket: 'console.read',
       mode: 'sync',
       payload: empty,
       async run({ server }) {
@@ -87,6 +88,7 @@ export function consoleActions(ctx: ServerContext): ActionDefinition[] {
     defineAction({
       name: 'console:command',
       scope: 'server',
+      ticket: 'console.command',
       mode: 'sync',
       payload: z.object({ command: z.string() }),
       async run({ server }, p) {
@@ -98,6 +100,7 @@ export function consoleActions(ctx: ServerContext): ActionDefinition[] {
     defineAction({
       name: 'console:input',
       scope: 'server',
+      ticket: 'console.command',
       mode: 'sync',
       payload: z.object({
         input: z
@@ -134,6 +137,7 @@ export function consoleActions(ctx: ServerContext): ActionDefinition[] {
         name,
         scope: 'server',
         mode: 'sync',
+        ticket: 'console.read',
         payload: linesPayload,
         async run({ server }, p) {
           const lines = server.console.lines(clampLines(p.lines, server.console.capacity));

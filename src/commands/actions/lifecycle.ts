@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AgentError } from '../../errors.js';
-import { boolish, integer, isValidServerId } from '../../protocol/fields.js';
 import type { QueryStatus } from '../../metrics/query-scheduler.js';
+import { boolish, integer, isValidServerId } from '../../protocol/fields.js';
 import type { ServerManager } from '../../servers/manager.js';
 import {
   DEFAULT_STOP,
@@ -81,6 +81,7 @@ export function lifecycleActions(
     defineAction({
       name: 'start_server',
       scope: 'server',
+      ticket: 'power',
       mode: 'ack',
       payload: empty,
       async run({ server, serverId }) {
@@ -90,6 +91,7 @@ export function lifecycleActions(
     defineAction({
       name: 'stop_server',
       scope: 'server',
+      ticket: 'power',
       mode: 'ack',
       payload: stopPayload,
       async run({ server, serverId }, p) {
@@ -100,6 +102,7 @@ export function lifecycleActions(
     defineAction({
       name: 'restart_server',
       scope: 'server',
+      ticket: 'power',
       mode: 'ack',
       payload: stopPayload,
       async run({ server, serverId }, p) {
@@ -110,6 +113,7 @@ export function lifecycleActions(
     defineAction({
       name: 'kill_server',
       scope: 'server',
+      ticket: 'power',
       mode: 'ack',
       payload: empty,
       async run({ server, serverId }) {
@@ -147,6 +151,7 @@ export function lifecycleActions(
     defineAction({
       name: 'get_server_status',
       scope: 'server',
+      ticket: 'console.read',
       mode: 'sync',
       payload: empty,
       async run({ server, serverId }) {

@@ -14,6 +14,7 @@ export function metricsActions(
     defineAction({
       name: 'get_server_metrics',
       scope: 'server',
+      ticket: 'console.read',
       mode: 'sync',
       payload: z.object({}),
       async run({ server }) {

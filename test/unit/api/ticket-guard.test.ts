@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ticketGuard } from '../../../src/api/ws/ticket-guard.js';
 import { ACTION_ALIASES } from '../../../src/protocol/envelope.js';
-import { permissionFor, TICKET_PERMISSIONS, type TicketClaims } from '../../../src/protocol/tickets.js';
+import { TICKET_PERMISSIONS, type TicketClaims } from '../../../src/protocol/tickets.js';
 import { SERVER_IDS, startWsApp, type WsApp } from './ws-harness.js';
 
 let app: WsApp;
@@ -40,10 +40,14 @@ describe('ticketGuard', { timeout: 10_000 }, () => {
           if ('data' in where) body.data = { serverId: where.data };
           const before = app.ran.length;
           const claims: TicketClaims = { sid, perms, exp: Math.floor(Date.now() / 1000) + 60 };
-          const reply = await dispatcher.dispatch(body, log, ticketGuard(claims, registry));
+          const reply = await dispatcher.dispatch(
+            body,
+            log,
+            ticketGuard(claims, registry, (a) => dispatcher.ticketPermission(a)),
+          );
           for (const ran of app.ran.slice(before)) {
             expect(ran.serverId).toBe(sid);
-            const needed = permissionFor(ran.action);
+            const needed = dispatcher.ticketPermission(ran.action);
             expect(needed && perms.includes(needed)).toBe(true);
           }
           if (reply.success) expect(app.ran.length).toBe(before + 1);

@@ -9,7 +9,7 @@ import { wsPlugin } from '../../../src/api/ws/plugin.js';
 import { Dispatcher, defineAction } from '../../../src/commands/dispatcher.js';
 import { configSchema } from '../../../src/config/schema.js';
 import { EventBus } from '../../../src/events/bus.js';
-import { TicketSigner } from '../../../src/protocol/tickets.js';
+import { type TicketPermission, TicketSigner } from '../../../src/protocol/tickets.js';
 import { ServerConsole } from '../../../src/servers/console.js';
 import { ServerRegistry } from '../../../src/servers/registry.js';
 import { Server } from '../../../src/servers/server.js';
@@ -101,11 +101,12 @@ export async function startWsApp(
     );
   }
   const ran: Ran[] = [];
-  const record = (action: string) =>
+  const record = (action: string, ticket?: TicketPermission) =>
     defineAction({
       name: action,
       scope: 'server',
       mode: 'sync',
+      ...(ticket ? { ticket } : {}),
       payload: z.object({}).passthrough(),
       run: async ({ server }) => {
         ran.push({ action, serverId: server.id });
@@ -113,9 +114,10 @@ export async function startWsApp(
       },
     });
   const dispatcher = new Dispatcher({ registry, log, replyDeadlineMs: 2_000 }).register([
-    record('console:command'),
-    record('get_server_status'),
-    record('start_server'),
+    // The permissions the real actions declare (test/unit/commands/ticket-permissions.test.ts checks those).
+    record('console:command', 'console.command'),
+    record('get_server_status', 'console.read'),
+    record('start_server', 'power'),
     record('read_file'),
     defineAction({
       name: 'echo_node',

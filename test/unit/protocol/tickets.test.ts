@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../../../src/api/ws/rate-limiter.js';
-import { permissionFor, TicketSigner } from '../../../src/protocol/tickets.js';
+import { TicketSigner } from '../../../src/protocol/tickets.js';
 
 describe('TicketSigner', () => {
   it('verifies its own tickets until they expire', () => {
@@ -28,14 +28,6 @@ describe('TicketSigner', () => {
         expect(signer.verify(junk)).toBeUndefined();
       }),
     );
-  });
-
-  it('maps actions to the permission they need', () => {
-    expect(permissionFor('console:command')).toBe('console.command');
-    expect(permissionFor('kill_server')).toBe('power');
-    expect(permissionFor('console:history')).toBe('console.read');
-    expect(permissionFor('delete_server')).toBeUndefined();
-    expect(permissionFor('write_file')).toBeUndefined();
   });
 });
 
