@@ -25,6 +25,12 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  const { servers } = (await agent.command({ action: 'list_servers' })).data as { servers: { serverId: string }[] };
+  for (const { serverId } of servers) await agent.command({ action: 'delete_server', serverId });
+  await waitFor(
+    async () => (await agent.command({ action: 'list_servers' })).data.servers.length === 0,
+    'every server to be deleted',
+  );
   await agent.stop();
   await removeDataDir(agent.dataDir);
 });
@@ -155,7 +161,14 @@ describe('reinstall_server', () => {
     const r = await agent.command({
       action: 'update_server',
       serverId: id,
-      payload: { install: { script: 'echo step one; echo "fatal: mirror unreachable" >&2; exit 3' } },
+      // A burst of output just before the exit: the last lines must not be lost when the exit is seen first.
+      payload: {
+        install: {
+          script:
+            'echo step one; i=0; while [ $i -lt 3000 ]; do echo "progress $i of a long download line"; i=$((i+1)); done; ' +
+            'echo "fatal: mirror unreachable" >&2; exit 3',
+        },
+      },
     });
     expect(r).toMatchObject({ success: true, data: { applied: 'live' } });
     await agent.command({ action: 'reinstall_server', serverId: id });
@@ -164,10 +177,11 @@ describe('reinstall_server', () => {
     expect(failed?.data.lastError).toMatchObject({
       action: 'install',
       message: expect.stringContaining('exited with code 3'),
-      lastLines: expect.arrayContaining(['step one', 'fatal: mirror unreachable']),
+      lastLines: expect.arrayContaining(['progress 2999 of a long download line', 'fatal: mirror unreachable']),
     });
     const log = await agent.command({ action: 'get_install_log', serverId: id });
     expect(log.data).toMatchObject({ exitCode: 3, log: expect.stringContaining('fatal: mirror unreachable') });
+    expect(log.data.log).toContain('step one');
     expect(Date.parse(log.data.finishedAt)).toBeGreaterThanOrEqual(Date.parse(log.data.startedAt));
   });
 });
