@@ -61,6 +61,20 @@ export function tempBeside(loc: Pick<Located, 'dir' | 'name'>): string {
   return fdPath(loc.dir.fd, `.${truncateUtf8(loc.name, 64)}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
+/** A Located for the held directory `dir`, whose entry is the last of `real` (none for the root). */
+function located(dir: Located['dir'], segments: string[], real: string[]): Located {
+  const name = real[real.length - 1] ?? '';
+  return {
+    dir,
+    name,
+    at: fdPath(dir.fd, name),
+    display: displayPath(segments),
+    segments,
+    real,
+    close: () => dir.close(),
+  };
+}
+
 export function fdPath(fd: number, name = ''): string {
   return name ? `/proc/self/fd/${fd}/${name}` : `/proc/self/fd/${fd}`;
 }
@@ -158,16 +172,7 @@ export class Jail {
     }
     this.checkAllowed(field, displayPath(segments), segments, parts);
     const dir = await this.openDirChain(rootReal, parts.slice(0, -1), field, displayPath(segments));
-    const name = parts[parts.length - 1] ?? '';
-    return {
-      dir,
-      name,
-      at: fdPath(dir.fd, name),
-      display: displayPath(segments),
-      segments,
-      real: parts,
-      close: () => dir.close(),
-    };
+    return located(dir, segments, parts);
   }
 
   /** Opens root/…/parts as a chain of O_NOFOLLOW directory handles; `create` makes missing ones (mkdir -p). */
@@ -234,15 +239,7 @@ export class Jail {
     const name = segments[segments.length - 1] as string;
     this.checkAllowed(field, displayPath(segments), segments, [...parts, name]);
     const dir = await this.openDirChain(rootReal, parts, field, displayPath(segments), mkdirAt);
-    return {
-      dir,
-      name,
-      at: fdPath(dir.fd, name),
-      display: displayPath(segments),
-      segments,
-      real: [...parts, name],
-      close: () => dir.close(),
-    };
+    return located(dir, segments, [...parts, name]);
   }
 
   /**

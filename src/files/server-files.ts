@@ -95,25 +95,21 @@ export class ServerFiles {
     return { maxDepth: this.limits.walkMaxDepth, maxEntries: this.limits.walkMaxEntries, onLimit: 'throw' };
   }
 
-  /** Runs `fn` with a located path and always releases the directory handle. */
+  /** Runs `fn` with a located path, maps errno failures to catalogue errors and always releases the handle. */
   private async with<T>(
     input: unknown,
     options: { follow: boolean; field?: string },
     fn: (loc: Located) => Promise<T>,
   ): Promise<T> {
-    const loc = await this.jail.locate(input, options);
-    try {
-      return await fn(loc);
-    } catch (err) {
-      throw fsError(err, loc.display);
-    } finally {
-      await loc.close();
-    }
+    return this.using(await this.jail.locate(input, options), fn);
   }
 
   /** The same for a path that is about to be created (parents made like `mkdir -p`). */
   private async withNew<T>(input: unknown, field: string, fn: (loc: Located) => Promise<T>): Promise<T> {
-    const loc = await this.jail.locateForCreate(input, field, this.mkdirAt);
+    return this.using(await this.jail.locateForCreate(input, field, this.mkdirAt), fn);
+  }
+
+  private async using<T>(loc: Located, fn: (loc: Located) => Promise<T>): Promise<T> {
     try {
       return await fn(loc);
     } catch (err) {

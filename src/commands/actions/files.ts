@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { AgentError } from '../../errors.js';
-import { type ArchiveFormat, formatFromName } from '../../files/archives.js';
+import { type ArchiveFormat, formatFromName } from '../../files/archive-formats.js';
 import { displayPath, toSegments } from '../../files/path-rules.js';
-import type { FileAccess } from '../../servers/file-access.js';
 import type { UrlSigner } from '../../protocol/signed-url.js';
+import type { FileAccess } from '../../servers/file-access.js';
 import type { Server } from '../../servers/server.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
 

@@ -3,13 +3,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, toAgentError } from '../../errors.js';
-import { sniffFormat } from '../../files/archives.js';
+import { sniffFormat } from '../../files/archive-formats.js';
 import { displayPath, toSegments } from '../../files/path-rules.js';
-import type { FileAccess } from '../../servers/file-access.js';
 import { anyAddress, publicAddressesOnly } from '../../mods/address-policy.js';
 import { safeDownload } from '../../mods/safe-download.js';
 import type { WebhookOutbox } from '../../mods/webhook-outbox.js';
 import type { ServerContext } from '../../servers/context.js';
+import type { FileAccess } from '../../servers/file-access.js';
 import type { Server } from '../../servers/server.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
 

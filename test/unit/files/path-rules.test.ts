@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseMode } from '../../../src/commands/actions/files.js';
 import { AgentError } from '../../../src/errors.js';
-import { sniffFormat } from '../../../src/files/archives.js';
+import { sniffFormat } from '../../../src/files/archive-formats.js';
 import { archiveEntrySegments, displayPath, toSegments } from '../../../src/files/path-rules.js';
 
 function code(fn: () => unknown): string | undefined {
