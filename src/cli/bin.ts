@@ -21,9 +21,14 @@ if (major < MIN_MAJOR || (major === MIN_MAJOR && minor < MIN_MINOR)) {
   process.exit(EXIT.NODE_TOO_OLD);
 }
 
+// Set for the re-executed process only: where the flags do not reach process.execArgv (a single executable
+// passes every argument to the script), a second hop would replace the process forever.
+const REEXEC = 'CTRL_ALT_PLAY_AGENT_REEXEC';
+const reexecuted = process.env[REEXEC] === '1';
+delete process.env[REEXEC];
 const missing = NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
 const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-if (missing.length > 0 && typeof execve === 'function') {
+if (missing.length > 0 && !reexecuted && typeof execve === 'function') {
   // Replace this process with one that has the flags (same pid, same stdio: systemd, Docker and a shell see one
   // process), instead of a child that would need signal forwarding and cost a second Node's memory.
   const self = fileURLToPath(import.meta.url);
@@ -31,12 +36,12 @@ if (missing.length > 0 && typeof execve === 'function') {
     process,
     process.execPath,
     [process.execPath, ...process.execArgv, ...missing, self, ...process.argv.slice(2)],
-    process.env,
+    { ...process.env, [REEXEC]: '1' },
   );
 }
 if (missing.length > 0) {
   // Node 22.12 to 22.14 have no process.execve: run without the memory tuning rather than not at all.
-  process.stderr.write(`Node ${process.version} cannot re-exec itself; running without ${missing.join(' ')}\n`);
+  process.stderr.write(`the V8 flags did not apply (Node ${process.version}); running without ${missing.join(' ')}\n`);
 }
 
 import('./program.js')

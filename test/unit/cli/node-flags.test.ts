@@ -27,12 +27,13 @@ describe('V8 flags of every launch', () => {
     const dockerfile = read('Dockerfile');
     expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/\S+\/dist\/cli\/bin\.js"\]$/m);
 
-    for (const [where, text] of [
+    const launches: [string, string][] = [
       ['unit', execStart[0]!],
       ['image', dockerfile.split('\n').find((l) => l.startsWith('ENTRYPOINT'))!],
       ['npm start', JSON.parse(read('package.json')).scripts.start as string],
       ['shebang', bin.split('\n')[0]!],
-    ]) {
+    ];
+    for (const [where, text] of launches) {
       expect(V8_FLAG.test(text), `${where} must not carry V8 flags: ${text}`).toBe(false);
     }
   });
