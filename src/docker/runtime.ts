@@ -6,6 +6,8 @@ import { AgentError } from '../errors.js';
 import { DockerTimeoutError, engineMessage, isConflict, isNotFound, toDockerAgentError } from './errors.js';
 import { parseImageRef } from './image-ref.js';
 import { type ContainerRole, LABEL_MANAGED, LABEL_ROLE, LABEL_SERVER_ID, ownerFilters } from './labels.js';
+import { type PullEvent, type PullProgress, PullProgressTracker } from './pull-progress.js';
+import { authFor, type RegistryCredentials } from './registry-auth.js';
 
 /**
  * The only module that talks to the Docker Engine. Every container it lists or touches is found through
@@ -18,6 +20,8 @@ export interface RuntimeOptions {
   host: string | undefined;
   apiTimeoutMs: number;
   pullTimeoutMs: number;
+  /** Private-registry credentials by host (docker.registries). */
+  registries?: Readonly<Record<string, RegistryCredentials>>;
   logger: Logger;
 }
 
@@ -81,6 +85,7 @@ export class DockerRuntime {
   private readonly agentId: string;
   private readonly apiTimeoutMs: number;
   private readonly pullTimeoutMs: number;
+  private readonly registries: Readonly<Record<string, RegistryCredentials>>;
   private readonly log: Logger;
 
   constructor(options: RuntimeOptions, docker?: Docker) {
@@ -88,6 +93,7 @@ export class DockerRuntime {
     this.agentId = options.agentId;
     this.apiTimeoutMs = options.apiTimeoutMs;
     this.pullTimeoutMs = options.pullTimeoutMs;
+    this.registries = options.registries ?? {};
     this.log = options.logger;
   }
 
@@ -255,26 +261,34 @@ export class DockerRuntime {
    * Pulls an image. A "~" prefix means local only. When the pull fails but the image exists locally the local
    * copy is used with a warning (there may be no registry at all); otherwise IMAGE_PULL_FAILED.
    */
-  async pullImage(reference: string, onProgress: (message: string) => void): Promise<PullResult> {
+  async pullImage(reference: string, onProgress: (progress: PullProgress) => void): Promise<PullResult> {
     const { ref, localOnly } = parseImageRef(reference);
     if (localOnly) {
       if (await this.inspectImage(ref)) return { usedLocal: true };
       throw new AgentError('IMAGE_PULL_FAILED', `image ${ref} is marked local-only (~) but is not present locally`);
     }
     try {
+      const authconfig = await authFor(ref, this.registries);
+      const tracker = new PullProgressTracker();
       await this.call(
         `pull image ${ref}`,
         async (abortSignal) => {
-          const stream = (await this.docker.pull(ref, { abortSignal })) as Readable;
+          const stream = (await this.docker.pull(ref, {
+            abortSignal,
+            ...(authconfig ? { authconfig } : {}),
+          })) as Readable;
           // The progress stream outlives the request; a deadline must end it too.
           abortSignal.addEventListener('abort', () => stream.destroy(), { once: true });
           await new Promise<void>((resolve, reject) => {
             this.docker.modem.followProgress(
               stream,
               (err) => (err ? reject(err) : resolve()),
-              (event: { status?: string; id?: string; error?: string }) => {
+              (event: PullEvent) => {
                 if (event.error) reject(new Error(event.error));
-                else if (event.status) onProgress(event.id ? `${event.id}: ${event.status}` : event.status);
+                else {
+                  const progress = tracker.push(event);
+                  if (progress) onProgress(progress);
+                }
               },
             );
           });

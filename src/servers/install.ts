@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { parseImageRef } from '../docker/image-ref.js';
 import { buildInstallContainerOptions } from '../docker/install-options.js';
 import { ownerLabels } from '../docker/labels.js';
+import type { PullProgress } from '../docker/pull-progress.js';
 import { AgentError, toAgentError } from '../errors.js';
 import { sanitizeTree } from '../files/tree-sanitize.js';
 import { createServerContainer } from './container.js';
@@ -17,8 +18,29 @@ const PROGRESS_INTERVAL_MS = 500;
 
 type Phase = 'pull' | 'install' | 'create' | 'done' | 'failed';
 
-function progress(ctx: ServerContext, server: Server, phase: Phase, message?: string): void {
-  ctx.bus.publish('install_progress', server.id, { phase, ...(message ? { message } : {}) });
+function progress(
+  ctx: ServerContext,
+  server: Server,
+  phase: Phase,
+  message?: string,
+  bytes: Omit<PullProgress, 'message'> = {},
+): void {
+  ctx.bus.publish('install_progress', server.id, { phase, ...(message ? { message } : {}), ...bytes });
+}
+
+/**
+ * The pull's progress as install_progress events (phase `pull`, with currentBytes/totalBytes/percent), at most one
+ * per PROGRESS_INTERVAL_MS; the last one of a finished pull (100 %) always goes out.
+ */
+async function pullWithProgress(ctx: ServerContext, server: Server, image: string) {
+  progress(ctx, server, 'pull', `pulling ${image}`);
+  let last = 0;
+  return ctx.runtime.pullImage(image, ({ message, ...bytes }) => {
+    const now = Date.now();
+    if (now - last < PROGRESS_INTERVAL_MS && bytes.percent !== 100) return;
+    last = now;
+    progress(ctx, server, 'pull', message, bytes);
+  });
 }
 
 /**
@@ -70,14 +92,7 @@ export async function runInstall(
 ): Promise<InstallOutcome> {
   const { runtime } = ctx;
   try {
-    progress(ctx, server, 'pull', `pulling ${server.spec.image}`);
-    let last = 0;
-    const pull = await runtime.pullImage(server.spec.image, (message) => {
-      const now = Date.now();
-      if (now - last < PROGRESS_INTERVAL_MS) return;
-      last = now;
-      progress(ctx, server, 'pull', message);
-    });
+    const pull = await pullWithProgress(ctx, server, server.spec.image);
     if (pull.warning) server.notice('warning', pull.warning);
     signal.throwIfAborted();
 
@@ -115,7 +130,10 @@ async function runInstallScript(
   record: InstallRecorder,
 ): Promise<void> {
   const image = script.container ?? server.spec.image;
-  if (script.container) await ctx.runtime.pullImage(script.container, () => undefined);
+  if (script.container) {
+    const pull = await pullWithProgress(ctx, server, script.container);
+    if (pull.warning) server.notice('warning', pull.warning);
+  }
   const { ref } = parseImageRef(image);
   const splitter = new LineSplitter();
   const output = (lines: string[]) => {
