@@ -90,7 +90,6 @@ export async function runInstall(
   signal: AbortSignal,
   record: InstallRecorder,
 ): Promise<InstallOutcome> {
-  const { runtime } = ctx;
   try {
     const pull = await pullWithProgress(ctx, server, server.spec.image);
     if (pull.warning) server.notice('warning', pull.warning);
