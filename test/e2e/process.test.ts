@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { prepareDataDir, removeDataDir, uuid, waitFor } from '../helpers/agent.js';
 import { type AgentProcess, spawnAgent } from '../helpers/agent-process.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
+import { labelFilter } from '../helpers/labels.js';
 
 const docker = new Docker();
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -40,7 +41,7 @@ describe('the real agent process', () => {
     await first.command({ action: 'start_server', serverId: id, payload: {} });
     await waitFor(async () => (await statusOf(first, id))?.status === 'running', 'running');
     const [container] = await docker.listContainers({
-      filters: { label: [`ctrl-alt-play.server-id=${id}`, `ctrl-alt-play.agent-id=${agentId}`] },
+      filters: { label: labelFilter(agentId, id) },
     });
     const startedAt = (await docker.getContainer(container!.Id).inspect()).State.StartedAt;
 
@@ -77,7 +78,7 @@ describe('the real agent process', () => {
     expect(await agent.exited).toBe(0);
     expect(agent.output()).toContain('shutdown complete');
     const [container] = await docker.listContainers({
-      filters: { label: [`ctrl-alt-play.server-id=${id}`, `ctrl-alt-play.agent-id=${agentId}`] },
+      filters: { label: labelFilter(agentId, id) },
     });
     expect(container?.State).toBe('running');
     await docker.getContainer(container!.Id).kill();

@@ -1,6 +1,7 @@
-import Docker from 'dockerode';
 import { randomBytes } from 'node:crypto';
+import Docker from 'dockerode';
 import { runPrefix, TEST_AGENT_PREFIX } from './constants.js';
+import { LABEL_AGENT_ID, LABEL_MANAGED } from './labels.js';
 import { ensureTestImage } from './test-image.mjs';
 
 /** Integration tests need the real Engine: fail loudly, never skip silently. */
@@ -19,10 +20,10 @@ async function assertDocker(docker: Docker): Promise<void> {
 const STALE_AFTER_S = 3 * 3600;
 
 async function removeTestContainers(docker: Docker, which: (agentId: string, createdS: number) => boolean) {
-  const list = await docker.listContainers({ all: true, filters: { label: ['ctrl-alt-play.managed=true'] } });
+  const list = await docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`] } });
   await Promise.all(
     list
-      .filter((c) => which(c.Labels['ctrl-alt-play.agent-id'] ?? '', c.Created))
+      .filter((c) => which(c.Labels[LABEL_AGENT_ID] ?? '', c.Created))
       .map((c) =>
         docker
           .getContainer(c.Id)
@@ -38,7 +39,10 @@ export async function setup(): Promise<void> {
   const docker = new Docker();
   await assertDocker(docker);
   const now = Date.now() / 1000;
-  await removeTestContainers(docker, (id, created) => id.startsWith(TEST_AGENT_PREFIX) && now - created > STALE_AFTER_S);
+  await removeTestContainers(
+    docker,
+    (id, created) => id.startsWith(TEST_AGENT_PREFIX) && now - created > STALE_AFTER_S,
+  );
   await ensureTestImage(docker);
 }
 

@@ -6,6 +6,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
+import { LABEL_ROLE, LABEL_SERVER_ID } from '../helpers/labels.js';
 
 /**
  * An install script that behaves like a hostile egg: it tries to make a device node, leaves a FIFO and a unix
@@ -79,7 +80,7 @@ describe('the install container and what it leaves', () => {
         all: true,
         filters: { label: [`ctrl-alt-play.agent-id=${agent.agentId}`, 'ctrl-alt-play.role=install'] },
       });
-      return list.find((c) => c.Labels['ctrl-alt-play.server-id'] === id && c.State === 'running');
+      return list.find((c) => c.Labels[LABEL_SERVER_ID] === id && c.State === 'running');
     }, 'the install container to run');
     if (!install) throw new Error('unreachable: waitFor returns a truthy value');
     const info = await docker.getContainer(install.Id).inspect();
@@ -146,7 +147,7 @@ describe('the install container and what it leaves', () => {
       all: true,
       filters: { label: [`ctrl-alt-play.agent-id=${agent.agentId}`, `ctrl-alt-play.server-id=${id}`] },
     });
-    expect(left.map((c) => c.Labels['ctrl-alt-play.role'])).toEqual(['server']);
+    expect(left.map((c) => c.Labels[LABEL_ROLE])).toEqual(['server']);
     const server = await docker.getContainer(left[0]?.Id ?? '').inspect();
     expect(server.HostConfig.NetworkMode).toBe(GAME_NETWORK);
 

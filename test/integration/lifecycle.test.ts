@@ -2,6 +2,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDataDir, startTestAgent, type TestAgent, uuid, waitForStatus } from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
+import { LABEL_MANAGED, labelFilter } from '../helpers/labels.js';
 
 const docker = new Docker();
 let agent: TestAgent;
@@ -18,7 +19,7 @@ afterAll(async () => {
 async function containerOf(serverId: string) {
   const list = await docker.listContainers({
     all: true,
-    filters: { label: [`ctrl-alt-play.server-id=${serverId}`, `ctrl-alt-play.agent-id=${agent.agentId}`] },
+    filters: { label: labelFilter(agent.agentId, serverId) },
   });
   return list[0];
 }
@@ -55,7 +56,7 @@ describe('server lifecycle against the real Engine', () => {
     expect(info.Config.Env).toContain('SERVER_PORT=25599');
     expect(info.Config.Env).toContain('EULA=true');
     expect(info.Config.Tty).toBe(true);
-    expect(info.Config.Labels['ctrl-alt-play.managed']).toBe('true');
+    expect(info.Config.Labels[LABEL_MANAGED]).toBe('true');
 
     const started = await agent.command({ action: 'start_server', serverId: id, payload: {} });
     expect(started).toMatchObject({ success: true, data: { serverId: id, status: 'starting' } });

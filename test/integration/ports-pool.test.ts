@@ -4,6 +4,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
+import { labelFilter } from '../helpers/labels.js';
 
 /** allocations.pool and the node-wide port check (PROTOCOL.md §4.6 "Ports pool"), against the real Engine. */
 
@@ -24,7 +25,7 @@ afterAll(async () => {
 async function inspect(id: string) {
   const [c] = await docker.listContainers({
     all: true,
-    filters: { label: [`ctrl-alt-play.server-id=${id}`, `ctrl-alt-play.agent-id=${agent.agentId}`] },
+    filters: { label: labelFilter(agent.agentId, id) },
   });
   return c ? docker.getContainer(c.Id).inspect() : undefined;
 }

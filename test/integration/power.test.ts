@@ -3,6 +3,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
+import { labelFilter } from '../helpers/labels.js';
 
 const docker = new Docker();
 let agent: TestAgent;
@@ -36,7 +37,7 @@ async function startRunning(id: string) {
 async function inspect(id: string) {
   const [c] = await docker.listContainers({
     all: true,
-    filters: { label: [`ctrl-alt-play.server-id=${id}`, `ctrl-alt-play.agent-id=${agent.agentId}`] },
+    filters: { label: labelFilter(agent.agentId, id) },
   });
   return c ? docker.getContainer(c.Id).inspect() : undefined;
 }

@@ -11,6 +11,7 @@ import {
 } from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
 import { DockerProxy } from '../helpers/docker-proxy.js';
+import { labelFilter } from '../helpers/labels.js';
 
 const docker = new Docker();
 const cleanup: (() => Promise<void>)[] = [];
@@ -22,7 +23,7 @@ afterEach(async () => {
 async function containerOf(agentId: string, serverId: string) {
   const [c] = await docker.listContainers({
     all: true,
-    filters: { label: [`ctrl-alt-play.server-id=${serverId}`, `ctrl-alt-play.agent-id=${agentId}`] },
+    filters: { label: labelFilter(agentId, serverId) },
   });
   return c ? docker.getContainer(c.Id) : undefined;
 }

@@ -2,6 +2,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
+import { labelFilter } from '../helpers/labels.js';
 
 /**
  * Startup lines are shell command lines (PROTOCOL.md §4.1, issue 11): compound lines run, and the stop signal
@@ -75,7 +76,7 @@ describe('compound startup lines', () => {
     // The shell line runs under Docker's init in process-group mode, whatever `servers.init` says.
     const [c] = await docker.listContainers({
       all: true,
-      filters: { label: [`ctrl-alt-play.server-id=${id}`, `ctrl-alt-play.agent-id=${agent.agentId}`] },
+      filters: { label: labelFilter(agent.agentId, id) },
     });
     const info = await docker.getContainer(c?.Id ?? 'missing').inspect();
     expect(info.HostConfig.Init).toBe(true);

@@ -12,6 +12,7 @@ import {
   waitForStatus,
 } from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
+import { labelFilter } from '../helpers/labels.js';
 import { TestSocket } from '../helpers/ws-client.js';
 
 /** update_server, reinstall_server and get_install_log (PROTOCOL.md §4.6) against the real Engine. */
@@ -38,7 +39,7 @@ afterAll(async () => {
 async function inspect(a: TestAgent, id: string) {
   const [c] = await docker.listContainers({
     all: true,
-    filters: { label: [`ctrl-alt-play.server-id=${id}`, `ctrl-alt-play.agent-id=${a.agentId}`] },
+    filters: { label: labelFilter(a.agentId, id) },
   });
   return c ? docker.getContainer(c.Id).inspect() : undefined;
 }

@@ -59,7 +59,11 @@ describe('a tenant’s special files and deep trees', () => {
     expect(ok).toMatchObject({ success: true, data: { content: 'hello\n' } });
     const download = await agent.command({ action: 'download_file', serverId: id, payload: { path: 'flood' } });
     expect(download).toMatchObject({ success: false, code: 'INVALID_PATH' });
-    const chmod = await agent.command({ action: 'set_file_permissions', serverId: id, payload: { path: 'pipe1', mode: '644' } });
+    const chmod = await agent.command({
+      action: 'set_file_permissions',
+      serverId: id,
+      payload: { path: 'pipe1', mode: '644' },
+    });
     expect(chmod).toMatchObject({ success: false, code: 'INVALID_PATH' });
   });
 
