@@ -7,6 +7,8 @@ import path from 'node:path';
  */
 export function dataDirLayout(dataDir: string) {
   return {
+    /** The layout's version (config/data-format.ts). */
+    format: path.join(dataDir, 'format'),
     token: path.join(dataDir, 'token'),
     agentId: path.join(dataDir, 'agent-id'),
     servers: path.join(dataDir, 'servers'),

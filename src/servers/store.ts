@@ -2,6 +2,7 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { dataDirLayout } from '../config/data-dir.js';
+import { AgentError } from '../errors.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/atomic-file.js';
 import type { ServerSpec } from './spec.js';
 import type { ServerState, StateReason } from './state.js';
@@ -13,8 +14,42 @@ export interface PendingPower {
   timeoutS: number;
 }
 
+/** The version of the server record this agent writes. */
+export const RECORD_VERSION = 1;
+
+/**
+ * `from` → the step to `from + 1`. Version 1 is the first: nothing to migrate yet. A step takes the parsed JSON of
+ * the older record and returns the next version's; the record is rewritten (atomically) only once it is current.
+ */
+export const RECORD_MIGRATIONS: Readonly<Record<number, (record: Record<string, unknown>) => Record<string, unknown>>> =
+  {};
+
+export type RecordVerdict =
+  | { kind: 'current'; record: PersistedServer; migrated: boolean }
+  | { kind: 'newer'; version: number }
+  | { kind: 'corrupt'; reason: string };
+
+/** Reads one parsed record: current, migrated up to current, written by a newer agent, or not a record at all. */
+export function migrateRecord(raw: unknown, current = RECORD_VERSION, migrations = RECORD_MIGRATIONS): RecordVerdict {
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) return { kind: 'corrupt', reason: 'not an object' };
+  let record = raw as Record<string, unknown>;
+  const version = record.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    return { kind: 'corrupt', reason: 'no record version' };
+  }
+  if (version > current) return { kind: 'newer', version };
+  for (let v = version; v < current; v++) {
+    const step = migrations[v];
+    if (!step) return { kind: 'corrupt', reason: `no migration from record version ${v}` };
+    record = { ...step(record), version: v + 1 };
+  }
+  const spec = record.spec as { id?: unknown } | undefined;
+  if (typeof spec?.id !== 'string') return { kind: 'corrupt', reason: 'no spec id' };
+  return { kind: 'current', record: record as unknown as PersistedServer, migrated: version < current };
+}
+
 export interface PersistedServer {
-  version: 1;
+  version: typeof RECORD_VERSION;
   spec: ServerSpec;
   state: ServerState;
   reason: StateReason | undefined;
@@ -57,7 +92,15 @@ export class ServerStore {
     return next;
   }
 
+  /** Ids whose record a newer agent wrote (loadAll): never overwritten, not even by a create with the same id. */
+  readonly refusedIds = new Set<string>();
+
   save(record: PersistedServer): Promise<void> {
+    if (this.refusedIds.has(record.spec.id)) {
+      return Promise.reject(
+        new AgentError('ALREADY_EXISTS', `server ${record.spec.id} has a record from a newer agent; upgrade the agent`),
+      );
+    }
     return this.chain(record.spec.id, () => writeJsonAtomic(this.fileFor(record.spec.id), record));
   }
 
@@ -74,7 +117,11 @@ export class ServerStore {
     await Promise.allSettled([...this.chains.values()]);
   }
 
-  /** Loads every server; an unreadable file is moved aside and reported, never fatal. */
+  /**
+   * Loads every server. An unreadable file is moved aside (`.corrupt`) and reported, never fatal. A record from a
+   * newer agent (after a downgrade) is left exactly where it is, unloaded: the newer agent can still read it, and
+   * its container, labelled with this agent's id, is left alone by reconciliation instead of being adopted.
+   */
   async loadAll(): Promise<PersistedServer[]> {
     let names: string[];
     try {
@@ -88,9 +135,19 @@ export class ServerStore {
       if (!name.endsWith('.json') || name.startsWith('.')) continue;
       const file = path.join(this.serversDir, name);
       try {
-        const record = (await readJsonIfExists(file)) as PersistedServer | undefined;
-        if (record?.version !== 1 || !record.spec?.id) throw new Error('not a server record');
-        out.push(record);
+        const verdict = migrateRecord(await readJsonIfExists(file));
+        if (verdict.kind === 'newer') {
+          this.refusedIds.add(name.slice(0, -'.json'.length));
+          this.log.error(
+            { file, version: verdict.version, supported: RECORD_VERSION },
+            'server record written by a newer agent; this server is not loaded (the file is kept as it is): ' +
+              'upgrade the agent to manage it again',
+          );
+          continue;
+        }
+        if (verdict.kind === 'corrupt') throw new Error(`not a server record: ${verdict.reason}`);
+        if (verdict.migrated) await this.save(verdict.record);
+        out.push(verdict.record);
       } catch (err) {
         this.log.error({ err, file }, 'unreadable server record; moved aside as .corrupt');
         await rename(file, `${file}.corrupt`).catch(() => undefined);
