@@ -1,3 +1,4 @@
+import { deferGamedigGot } from './gamedig-lazy-got.js';
 import { PermanentQueryError, type QueryAnswer, type QueryFn } from './query-scheduler.js';
 
 type GameDigModule = typeof import('gamedig');
@@ -5,10 +6,11 @@ type GameDigModule = typeof import('gamedig');
 /**
  * Game queries through gamedig (MIT, maintained, 300+ games: Valve A2S, Minecraft, OpenTTD, …). It is loaded
  * on the first query, not at start: its module graph (got, fast-xml-parser, iconv-lite and every protocol)
- * costs several MB of resident memory that an agent with no queried server should not pay (README: idle RSS).
+ * costs about 14 MB of resident memory (8 with got deferred, gamedig-lazy-got.ts) that an agent with no queried
+ * server should not pay.
  * One client per agent: it owns one UDP socket for all UDP protocols, unref'd so it never holds the process.
  */
-export function gamedigQuery(load: () => Promise<GameDigModule> = () => import('gamedig')): QueryFn {
+export function gamedigQuery(load: () => Promise<GameDigModule> = loadGamedig): QueryFn {
   let loaded: Promise<{ mod: GameDigModule; client: InstanceType<GameDigModule['GameDig']> }> | undefined;
   return async (target, timeoutMs): Promise<QueryAnswer> => {
     loaded ??= load().then(
@@ -48,6 +50,11 @@ export function gamedigQuery(load: () => Promise<GameDigModule> = () => import('
       throw new Error(causeOf(err));
     }
   };
+}
+
+function loadGamedig(): Promise<GameDigModule> {
+  deferGamedigGot();
+  return import('gamedig');
 }
 
 function isKnownType(mod: GameDigModule, type: string): boolean {
