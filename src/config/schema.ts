@@ -154,6 +154,23 @@ export const configSchema = z.strictObject({
       timezone: z.string().min(1).default('UTC'),
       /** Start servers whose container stopped while the agent was down but which were meant to run. */
       bootRestore: bool.default(true),
+      /**
+       * Servers this node holds at most; create_server beyond it is refused with INSUFFICIENT_RESOURCES. Each known
+       * server costs the agent memory (console history, attach stream) and the Engine two proxies per port.
+       */
+      max: positiveInt.default(250),
+      /**
+       * Installs (pull, install script, container create) and boot restores running at once; the rest wait in
+       * line. At 200 servers, unbounded creates made the Engine answer some calls after 20 s (issue 13).
+       */
+      createConcurrency: z.coerce.number().int().min(1).max(64).default(4),
+      /** Reattaches (inspect, log tail, attach) after a restart of the agent running at once, after /ready. */
+      reattachConcurrency: z.coerce.number().int().min(1).max(64).default(8),
+      /**
+       * Period of the reconcile of every known server against one container list: a state the events stream missed
+       * (a start the Engine answered after the call's deadline) is corrected within this long.
+       */
+      reconcileIntervalMs: positiveInt.default(30_000),
       autoRestart: bool.default(true),
       autoRestartMax: positiveInt.default(3),
       autoRestartWindowMs: positiveInt.default(10 * 60_000),
@@ -216,6 +233,32 @@ export const configSchema = z.strictObject({
        */
       allowHttp: bool.default(false),
       maxDownloadBytes: positiveInt.default(2 * 1024 * 1024 * 1024),
+    })
+    .prefault({}),
+  /** SteamCMD (PROTOCOL.md §4.6): workshop items for install_mod and `app_update` for install steps that name it. */
+  steam: z
+    .strictObject({
+      /**
+       * The SteamCMD image, run as a short-lived helper under the install container's restrictions. Pulled like
+       * any image (docker.registries apply); a leading "~" means local only, for hosts without a registry.
+       */
+      image: z.string().min(1).max(512).default('steamcmd/steamcmd:latest'),
+      /**
+       * One SteamCMD run gets this long before it is killed. Generous: an `app_update` of a large dedicated server
+       * is tens of GB, and SteamCMD updates itself first; a hung login is still ended within the hour.
+       */
+      timeoutMs: positiveInt.default(60 * 60_000),
+      /**
+       * Output of one run shown in the console and install log; the rest is still scanned for failure lines but
+       * not kept. SteamCMD redraws its progress with CRs, so a big download is thousands of lines.
+       */
+      maxOutputBytes: positiveInt.default(256 * 1024),
+      /**
+       * install_mod downloads through SteamCMD running at once per server; more are refused with SERVER_BUSY. Each
+       * is a container with its own memory floor (servers.installMemoryMb), so a panel installing a collection must
+       * not start one per item at once.
+       */
+      maxRunsPerServer: z.coerce.number().int().min(1).max(16).default(2),
     })
     .prefault({}),
   ws: z

@@ -44,6 +44,15 @@ export class DockerTimeoutError extends Error {
   }
 }
 
+/**
+ * A call the Engine did not answer within its deadline. A slow Engine is not an unreachable one: the work may
+ * still happen (issue 13: starts answered after 20 s, containers up a second later), so a power action that meets
+ * one asks the container's own state instead of deciding from the error.
+ */
+export function isDockerTimeout(err: unknown): boolean {
+  return err instanceof DockerTimeoutError || (err instanceof AgentError && err.cause instanceof DockerTimeoutError);
+}
+
 /** Maps an Engine failure to the catalogue: unreachable, port clash, missing container or a plain error. */
 export function toDockerAgentError(err: unknown, what: string): AgentError {
   if (err instanceof AgentError) return err;

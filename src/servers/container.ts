@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { buildContainerOptions, CONTAINER_OPTIONS_REVISION } from '../docker/container-options.js';
+import { isDockerTimeout } from '../docker/errors.js';
 import { parseImageRef } from '../docker/image-ref.js';
 import { containerName, LABEL_SPEC_HASH, ownerLabels } from '../docker/labels.js';
 import { AgentError } from '../errors.js';
@@ -60,7 +61,15 @@ export async function createServerContainer(ctx: ServerContext, server: Server):
     hostHasIoWeight: ctx.host.ioWeight,
     defaultIp: ctx.config.servers.defaultIp,
   });
-  return ctx.runtime.createContainer(options);
+  try {
+    return await ctx.runtime.createContainer(options);
+  } catch (err) {
+    if (!isDockerTimeout(err)) throw err;
+    // The Engine may have created it after the deadline (issue 13): what exists decides, not the timed-out call.
+    const late = await ctx.runtime.findContainer(server.id).catch(() => undefined);
+    if (late?.labels[LABEL_SPEC_HASH] === specHash(server)) return late.id;
+    throw err;
+  }
 }
 
 /** The server's container, re-created when missing or built from an older spec. */

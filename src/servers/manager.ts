@@ -1,8 +1,9 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { dataDirLayout } from '../config/data-dir.js';
-import type { ContainerEvent } from '../docker/runtime.js';
+import type { ContainerEvent, ManagedContainer } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
+import { Semaphore } from '../util/semaphore.js';
 import { ServerConsole } from './console.js';
 import type { ServerContext } from './context.js';
 import { ExitHandler } from './exits.js';
@@ -10,6 +11,7 @@ import { runInstall } from './install.js';
 import { InstallLogs } from './install-log.js';
 import { PortPool } from './port-pool.js';
 import { awaitSettling, resumeStop, startServer } from './power.js';
+import { Reconciler } from './reconciler.js';
 import { Server } from './server.js';
 import { type CreateServerPayload, resolveStartup, type ServerSpec, specFromPayload } from './spec.js';
 import { isActive, type ServerState } from './state.js';
@@ -37,11 +39,20 @@ export class ServerManager {
   readonly ports: PortPool;
   /** Each server's last install output (get_install_log). */
   readonly installLogs: InstallLogs;
+  /** Corrects states the events stream missed, against one container list (issue 13). */
+  readonly reconciler: Reconciler;
+  /** Installs and boot restores in flight at once (servers.createConcurrency); the others wait in line. */
+  private readonly createSlots: Semaphore;
+  /** Reattaches after an agent restart in flight at once (servers.reattachConcurrency). */
+  private readonly reattachSlots: Semaphore;
 
   constructor(readonly ctx: ServerContext) {
     this.exits = new ExitHandler(ctx);
     this.ports = new PortPool(ctx.config.allocations.pool, ctx.config.servers.defaultIp);
     this.installLogs = new InstallLogs(ctx.config.dataDir, ctx.config.servers.installLogMaxBytes, ctx.bus, ctx.log);
+    this.reconciler = new Reconciler(ctx, this.exits);
+    this.createSlots = new Semaphore(ctx.config.servers.createConcurrency);
+    this.reattachSlots = new Semaphore(ctx.config.servers.reattachConcurrency);
   }
 
   /** The specs of every server but `id`: the ports they publish are taken. */
@@ -96,6 +107,14 @@ export class ServerManager {
       throw new AgentError(
         'INVALID_SERVER_ID',
         `${id} is an alias of server ${existing.id}; create with the canonical id`,
+      );
+    }
+    const max = ctx.config.servers.max;
+    if (!existing && ctx.registry.size >= max) {
+      throw new AgentError(
+        'INSUFFICIENT_RESOURCES',
+        `this node already holds ${ctx.registry.size} servers, its maximum (servers.max = ${max})`,
+        { max, servers: ctx.registry.size },
       );
     }
     if (existing) await awaitSettling(existing);
@@ -163,8 +182,16 @@ export class ServerManager {
    * get_install_log, and the outcome settles the state.
    */
   async installStep(server: Server, signal: AbortSignal, attempt = 0): Promise<void> {
-    const record = await this.installLogs.begin(server.id);
-    const outcome = await runInstall(this.ctx, server, signal, record).finally(() => record.finish());
+    // Waits for a place in line first: a panel filling a node sends creates faster than the Engine takes them.
+    const outcome = await this.createSlots
+      .run(async () => {
+        const record = await this.installLogs.begin(server.id);
+        return runInstall(this.ctx, server, signal, record).finally(() => record.finish());
+      }, signal)
+      .catch((err: unknown) => {
+        if (signal.aborted) return 'failed' as const;
+        throw err;
+      });
     if (server.deleted || signal.aborted) return;
     if (outcome === 'retry') {
       // Docker is away: try again with back-off (2 s doubling to 30 s) until it returns or the server goes.
@@ -228,39 +255,50 @@ export class ServerManager {
     }
   }
 
+  /**
+   * Boot reconciliation: one container list decides every state before /ready; the per-server work that can wait
+   * (inspect, log tail and attach of running servers, boot restores) runs after, a few at a time. Waiting on it
+   * made /ready take seconds per dozen servers: three Engine calls each, one server after another.
+   */
   async reconcile(): Promise<void> {
     const { ctx } = this;
     const managed = await ctx.runtime.listManaged();
     const byServer = new Map(managed.map((c) => [c.serverId, c]));
-    for (const server of ctx.registry.list()) {
-      try {
-        await this.reconcileOne(server, byServer.get(server.id)?.id);
-      } catch (err) {
-        server.log.error({ err }, 'boot reconciliation failed for this server');
-      }
-    }
+    const later: { server: Server; job: () => Promise<void> }[] = [];
+    await Promise.all(
+      ctx.registry.list().map(async (server) => {
+        try {
+          const job = await this.reconcileOne(server, byServer.get(server.id));
+          if (job) later.push({ server, job });
+        } catch (err) {
+          server.log.error({ err }, 'boot reconciliation failed for this server');
+        }
+      }),
+    );
     for (const c of managed) {
       if (!ctx.registry.get(c.serverId)) {
         ctx.log.warn({ containerId: c.id, serverId: c.serverId }, 'container labelled as ours has no spec; left alone');
       }
     }
     this.reconciled = true;
+    for (const { server, job } of later) {
+      void job().catch((err) => server.log.error({ err }, 'boot reconciliation failed for this server'));
+    }
   }
 
-  private async reconcileOne(server: Server, containerId: string | undefined): Promise<void> {
+  /** Settles the state from the listed container; returns the work that may run after /ready. */
+  private async reconcileOne(
+    server: Server,
+    container: ManagedContainer | undefined,
+  ): Promise<(() => Promise<void>) | undefined> {
     const { ctx } = this;
-    const status = containerId ? await ctx.runtime.status(containerId) : undefined;
     const persisted = server.state;
     if (persisted === 'installing') {
       server.log.info('install was interrupted; running it again');
       this.beginInstall(server);
-      return;
+      return undefined;
     }
-    if (status?.running && containerId) {
-      server.startedAt = status.startedAt;
-      server.running = { containerId, pid: status.pid };
-      server.console.preload(await ctx.runtime.logTail(containerId, 500).catch(() => Buffer.alloc(0)));
-      server.console.attach(await ctx.runtime.attach(containerId));
+    if ((container?.state === 'running' || container?.state === 'paused') && container) {
       if (persisted !== 'running') {
         await server.transition(persisted === 'stopping' ? 'stopping' : 'running', {
           force: true,
@@ -268,26 +306,50 @@ export class ServerManager {
         });
       }
       const pending = server.pending;
-      if (pending?.action === 'stop' || persisted === 'stopping') {
-        resumeStop(ctx, server, { signal: pending?.signal ?? 'SIGTERM', timeoutS: pending?.timeoutS ?? 30 });
-      }
-      return;
+      const resume = pending?.action === 'stop' || persisted === 'stopping';
+      return () =>
+        this.reattachSlots.run(async () => {
+          await this.reattach(server, container.id);
+          // After the reattach, so a stop command can be written to the console again.
+          if (resume) {
+            resumeStop(ctx, server, { signal: pending?.signal ?? 'SIGTERM', timeoutS: pending?.timeoutS ?? 30 });
+          }
+        });
     }
     // Not running (stopped or missing container).
     const wanted = server.pending?.action === 'start' || server.pending?.action === 'restart';
     const wasUp = persisted === 'running' || persisted === 'starting';
     if (persisted === 'stopping') {
-      await server.transition('offline', { reason: 'requested', force: true });
       server.pending = undefined;
-      await server.persist();
-      return;
+      await server.transition('offline', { reason: 'requested', force: true });
+      return undefined;
     }
     if (wanted || (wasUp && ctx.config.servers.bootRestore)) {
       await server.transition('offline', { reason: 'boot_restore', force: true });
-      await startServer(ctx, server, 'boot_restore');
-      return;
+      // Through the create slots, and holding one until the start settles: 200 restores at once are the burst
+      // that made the Engine answer starts after their deadline.
+      return () =>
+        this.createSlots.run(async () => {
+          if (server.deleted || server.lock.current || server.state !== 'offline') return;
+          await startServer(ctx, server, 'boot_restore');
+          await server.lock.settled();
+        });
     }
     if (wasUp) await server.transition('offline', { reason: 'exited', force: true });
+    return undefined;
+  }
+
+  /** Reattaches a running server after a restart: its run's facts, the log tail, then stdin and output. */
+  private async reattach(server: Server, containerId: string): Promise<void> {
+    const { ctx } = this;
+    if (server.deleted || !isActive(server.state) || server.console.attached) return;
+    const status = await ctx.runtime.status(containerId);
+    // It exited meanwhile: the die event (or the next reconcile) classifies that.
+    if (!status?.running || server.deleted || !isActive(server.state) || server.console.attached) return;
+    server.startedAt = status.startedAt;
+    server.running = { containerId, pid: status.pid };
+    server.console.preload(await ctx.runtime.logTail(containerId, 500).catch(() => Buffer.alloc(0)));
+    if (!server.console.attached) server.console.attach(await ctx.runtime.attach(containerId));
   }
 
   /** Follows Docker events; after the stream reconnects (Docker restarted) every active server is re-checked. */
@@ -296,9 +358,10 @@ export class ServerManager {
       (event) => this.onEvent(event),
       () => {
         this.ctx.log.info('Docker events stream reconnected; re-checking servers');
-        for (const server of this.ctx.registry.list()) void this.exits.check(server).catch(() => undefined);
+        void this.reconciler.sweep();
       },
     );
+    this.reconciler.start();
   }
 
   private onEvent(event: ContainerEvent): void {
@@ -306,11 +369,14 @@ export class ServerManager {
     if (!server) return;
     if (event.action === 'die') {
       void this.exits.check(server).catch((err) => server.log.warn({ err }, 'could not classify an exit'));
+    } else if (event.action === 'start') {
+      this.reconciler.onStart(server, event.containerId);
     }
   }
 
   async close(): Promise<void> {
     this.watcher?.close();
+    this.reconciler.close();
     this.exits.close();
     for (const timer of this.retryTimers) clearTimeout(timer);
     // Background power work stops with the agent; an acknowledged stop or start is persisted as pending and

@@ -1,9 +1,11 @@
+import { isDockerTimeout } from '../docker/errors.js';
+import type { ContainerStatus } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import { ensureServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
 import { watchEula } from './egg/eula.js';
 import type { Server } from './server.js';
-import { isActive, type ServerState, type StateReason } from './state.js';
+import { canTransition, isActive, type ServerState, type StateReason } from './state.js';
 import { planStop } from './stop-plan.js';
 
 /**
@@ -57,8 +59,38 @@ async function launch(ctx: ServerContext, server: Server, signal: AbortSignal): 
   // A kill that pre-empted this start must not be undone by starting the container afterwards.
   if (signal.aborted) return;
   server.expectingExit = undefined;
-  await ctx.runtime.start(containerId);
-  const status = await ctx.runtime.status(containerId);
+  const status = await startContainer(ctx, server, containerId);
+  if (status === 'undecided') return;
+  await settleStarted(server, containerId, status);
+}
+
+/**
+ * Starts the container; a start the Engine did not answer in time does not decide the state (issue 13: with 200
+ * servers some starts were answered after 20 s and the containers ran a second later, while the agent had reported
+ * them failed). The container is inspected again: running is a start; not running yet leaves the server
+ * `starting` (the pending start kept), and the events stream (`start`, `die`) or the periodic reconcile settle it.
+ */
+async function startContainer(
+  ctx: ServerContext,
+  server: Server,
+  containerId: string,
+): Promise<ContainerStatus | undefined | 'undecided'> {
+  try {
+    await ctx.runtime.start(containerId);
+  } catch (err) {
+    if (!isDockerTimeout(err)) throw err;
+    const status = await ctx.runtime.status(containerId).catch(() => undefined);
+    server.log.warn(
+      { err, running: status?.running ?? null },
+      'the Engine did not answer the start in time; the container decides the state',
+    );
+    return status?.running ? status : 'undecided';
+  }
+  return ctx.runtime.status(containerId);
+}
+
+/** A started container: `starting` → `running` (or waiting for startupDone). Shared by launch and adoption. */
+async function settleStarted(server: Server, containerId: string, status: ContainerStatus | undefined): Promise<void> {
   server.startedAt = status?.startedAt ?? new Date().toISOString();
   server.running = status?.running ? { containerId, pid: status.pid } : undefined;
   server.pending = undefined;
@@ -70,6 +102,30 @@ async function launch(ctx: ServerContext, server: Server, signal: AbortSignal): 
   } else {
     await server.transition('running');
   }
+}
+
+/**
+ * A container found running that the agent did not see start (a late answer to a timed-out start, an events
+ * stream that missed it, a state from before a restart): the container's state is the truth. Takes the start lock,
+ * so it never races a power action; a busy server is left to its holder. `starting` goes the usual way (startupDone
+ * included); any other state is corrected by force, as boot reconciliation does, since the table describes what
+ * the agent does and this is what Docker did.
+ */
+export async function adoptRunning(ctx: ServerContext, server: Server, containerId: string): Promise<void> {
+  if (server.deleted || server.lock.current || server.expectingExit) return;
+  if (server.state === 'installing' || server.state === 'install_failed' || server.state === 'suspended') return;
+  const { done } = server.lock.run('start', async () => {
+    const status = await ctx.runtime.status(containerId);
+    if (!status?.running || server.deleted) return;
+    if (!server.console.attached) server.console.attach(await ctx.runtime.attach(containerId));
+    server.log.info({ from: server.state, containerId }, 'container found running; following it');
+    if (server.state !== 'starting') {
+      const allowed = canTransition(server.state, 'starting');
+      await server.transition(allowed ? 'starting' : 'running', { force: !allowed });
+    }
+    await settleStarted(server, containerId, status);
+  });
+  await done;
 }
 
 /** `starting` → `running` when a console line matches the startupDone pattern (outside the lock). */
@@ -166,6 +222,16 @@ async function stopLadder(
   return status ? { exitCode: status.exitCode, oomKilled: status.oomKilled } : undefined;
 }
 
+/** Whether the server's container runs, by inspection; an Engine that does not answer counts as running. */
+async function stillRunning(ctx: ServerContext, server: Server): Promise<boolean> {
+  try {
+    const container = await ctx.runtime.findContainer(server.id);
+    return container ? ((await ctx.runtime.status(container.id))?.running ?? false) : false;
+  } catch {
+    return true;
+  }
+}
+
 /** Runs the ladder and settles the state; used by stop, restart, suspend and boot recovery. */
 export async function stopAndSettle(
   ctx: ServerContext,
@@ -184,6 +250,13 @@ export async function stopAndSettle(
     return true;
   } catch (err) {
     server.reportFailure('stop', err);
+    // A signal the Engine answered late may still have stopped it: the container decides (issue 13). Still
+    // running leaves `stopping`, which the periodic reconcile corrects.
+    if (isDockerTimeout(err) && !signal.aborted && !(await stillRunning(ctx, server))) {
+      server.console.detach();
+      await server.transition(final, { reason: 'requested', force: final === 'suspended' });
+      return true;
+    }
     return false;
   } finally {
     if (server.expectingExit === 'stop') server.expectingExit = undefined;
@@ -237,8 +310,15 @@ export async function killServer(ctx: ServerContext, server: Server): Promise<Se
   try {
     const container = await ctx.runtime.findContainer(server.id);
     if (container) {
-      await ctx.runtime.kill(container.id, 'SIGKILL');
-      await ctx.runtime.waitForExit(container.id, 5_000);
+      const late = await ctx.runtime.kill(container.id, 'SIGKILL').then(
+        () => undefined,
+        (err: unknown) => {
+          if (!isDockerTimeout(err)) throw err;
+          return err;
+        },
+      );
+      // A SIGKILL the Engine answered late has usually landed: inspection decides, not the timed-out call.
+      if (!(await ctx.runtime.waitForExit(container.id, 5_000)) && late) throw late;
     }
   } finally {
     server.expectingExit = undefined;
