@@ -2,7 +2,8 @@ import type { ContainerCreateOptions } from 'dockerode';
 import { type ContainerLimits, KEPT_CAPABILITIES, mapLimits } from './container-options.js';
 
 /**
- * Pure mapping from a server's install script to the install container's create options. Unit-tested.
+ * Pure mapping from a server's install script (or the SteamCMD helper, which runs under the same rules) to the
+ * install container's create options. Unit-tested.
  *
  * An install script is code from the panel's egg, run before any tenant code, but egg authors and whatever the
  * script downloads are not trusted with the host: the container gets the game container's restrictions, minus
@@ -27,7 +28,12 @@ export interface InstallOptionsInput {
   image: string;
   labels: Record<string, string>;
   entrypoint: string;
-  script: string;
+  /**
+   * Arguments of the entrypoint: `['-c', script]` for an install script run by its shell, SteamCMD's `+command`
+   * line for the SteamCMD helper (servers/steamcmd.ts). A list, never a string through a shell: nothing in it is
+   * re-parsed.
+   */
+  cmd: string[];
   environment: Record<string, string>;
   /** The server's own limits; the install gets at least the floors below. */
   limits: ContainerLimits;
@@ -65,7 +71,7 @@ export function buildInstallContainerOptions(input: InstallOptionsInput): Contai
     Image: input.image,
     Labels: input.labels,
     Entrypoint: [input.entrypoint],
-    Cmd: ['-c', input.script],
+    Cmd: input.cmd,
     Env: [...Object.entries(input.environment).map(([k, v]) => `${k}=${v}`), `SERVER_MEMORY=${input.limits.memory}`],
     WorkingDir: INSTALL_MOUNT,
     // No User: the image's own (root for Pterodactyl installers). Installers apt-get, which needs root in the

@@ -15,6 +15,12 @@ import { authFor, type RegistryCredentials } from './registry-auth.js';
  * stopped or removed (the filters include this agent's id, so two agents can share one Engine).
  */
 
+/**
+ * How long runToCompletion waits, after the exit, for the attach stream to deliver the rest of the output: the
+ * Engine closes it within milliseconds; a stream that never ends costs the install no more than this.
+ */
+const OUTPUT_DRAIN_MS = 2_000;
+
 export interface RuntimeOptions {
   agentId: string;
   host: string | undefined;
@@ -572,18 +578,33 @@ export class DockerRuntime {
     timeoutMs: number,
   ): Promise<number> {
     const id = await this.createContainer(options);
+    let stream: Duplex | undefined;
     try {
-      const stream = await this.attach(id);
-      stream.on('data', onOutput);
+      stream = await this.attach(id);
+      // The stream ends once the container is gone, and its last chunk can arrive after the exit is seen: that
+      // chunk is where SteamCMD prints its failure line, so the end is awaited, briefly. An error ends it too
+      // (logged, never an unhandled 'error').
+      const attached = stream;
+      const ended = new Promise<void>((resolve) => {
+        attached.once('end', resolve).once('close', resolve);
+        attached.on('error', (err) => {
+          this.log.debug({ err }, 'install container output stream failed');
+          resolve();
+        });
+      });
+      attached.on('data', onOutput);
       await this.start(id);
       const exited = await this.waitForExit(id, timeoutMs);
       if (!exited) {
         await this.kill(id, 'SIGKILL');
         throw new AgentError('TIMEOUT', `install did not finish within ${Math.round(timeoutMs / 1000)} s`);
       }
-      stream.destroy();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ended, new Promise((r) => (timer = setTimeout(r, OUTPUT_DRAIN_MS)))]);
+      clearTimeout(timer);
       return (await this.status(id))?.exitCode ?? -1;
     } finally {
+      stream?.destroy();
       await this.remove(id).catch((err) => this.log.warn({ err }, 'could not remove the install container'));
     }
   }

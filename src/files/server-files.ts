@@ -10,6 +10,7 @@ import { fdPath, Jail, type Located, tempBeside } from './jail.js';
 import { displayPath } from './path-rules.js';
 import { kindOf, openRegular, readBounded } from './safe-open.js';
 import { assertTreeAllowed, copyTree, type Owner, removeTree } from './tree-ops.js';
+import { type SanitizeResult, sanitizeTree } from './tree-sanitize.js';
 import type { WalkLimits } from './tree-walk.js';
 
 /**
@@ -362,6 +363,22 @@ export class ServerFiles {
           this.walkLimits,
         );
         return { sourcePath: src.display, destinationPath: dst.display, skipped };
+      });
+    });
+  }
+
+  /**
+   * The post-install walk (tree-sanitize.ts) over one directory below the root, addressed through the jail: for a
+   * tree a helper container wrote as root (SteamCMD's download), whose files then belong to the game's user like
+   * every other file, without special files or setuid bits.
+   */
+  async sanitize(input: unknown, field: string): Promise<SanitizeResult> {
+    return this.with(input, { follow: false, field }, async (loc) => {
+      if (!loc.name) throw new AgentError('INVALID_PATH', `${field}: the server root is sanitized by the install`);
+      return sanitizeTree(loc.at, {
+        owner: process.getuid?.() === 0 ? this.owner : undefined,
+        maxEntries: this.limits.walkMaxEntries,
+        maxDepth: this.limits.walkMaxDepth,
       });
     });
   }

@@ -10,6 +10,7 @@ import type { ServerContext } from './context.js';
 import type { InstallRecorder } from './install-log.js';
 import { LineSplitter } from './line-splitter.js';
 import type { Server } from './server.js';
+import { runSteamAppUpdate, steamCmdStep } from './steamcmd.js';
 
 /** An install script gets this long before it is killed. */
 const INSTALL_TIMEOUT_MS = 30 * 60_000;
@@ -98,9 +99,21 @@ export async function runInstall(
     await mkdir(server.dataDir, { recursive: true, mode: 0o755 });
     const script = server.spec.install;
     if (script && !server.spec.skipScripts) {
-      progress(ctx, server, 'install', 'running the install script');
-      await runInstallScript(ctx, server, script, record);
-      signal.throwIfAborted();
+      const steam = steamCmdStep(script);
+      if (steam) {
+        progress(ctx, server, 'install', 'running SteamCMD app_update');
+        const output = (lines: string[]) => {
+          server.console.append('install', lines);
+          record.append(lines);
+        };
+        await runSteamAppUpdate(ctx, server, output, (code) => record.setExitCode(code));
+        signal.throwIfAborted();
+      }
+      if (steam !== 'instead') {
+        progress(ctx, server, 'install', 'running the install script');
+        await runInstallScript(ctx, server, script, record);
+        signal.throwIfAborted();
+      }
     }
     await sanitizeDataDir(ctx, server);
 
@@ -149,7 +162,7 @@ async function runInstallScript(
       image: ref,
       labels: ownerLabels(ctx.agentId, server.id, 'install'),
       entrypoint: script.entrypoint,
-      script: script.script,
+      cmd: ['-c', script.script],
       environment: server.spec.environment,
       limits: server.spec.limits,
       minMemoryMb: servers.installMemoryMb,

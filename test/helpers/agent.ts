@@ -7,6 +7,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { type RunningAgent, startAgent } from '../../src/main.js';
 import { runPrefix } from './constants.js';
+import { STEAMCMD_IMAGE } from './steamcmd-image.mjs';
 
 export interface TestAgent {
   url: string;
@@ -56,7 +57,9 @@ export async function startTestAgent(
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
   };
   const configFile = path.join(dataDir, 'test-config.yml');
-  await writeFile(configFile, JSON.stringify({ docker: { network: 'ctrl-alt-play-test' }, ...overrides }));
+  // steam.image: the local stand-in (steamcmd-image.mjs); a test never pulls the real one from Docker Hub.
+  const defaults = { docker: { network: 'ctrl-alt-play-test' }, steam: { image: `~${STEAMCMD_IMAGE}` } };
+  await writeFile(configFile, JSON.stringify({ ...defaults, ...overrides }));
   const { config } = loadConfig({ env, configPath: configFile });
   const agent = await startAgent(config, createLogger(config.logLevel));
   const url = `${options.scheme ?? 'http'}://127.0.0.1:${agent.port}`;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { runPrefix, TEST_AGENT_PREFIX } from './constants.js';
 import { LABEL_AGENT_ID, LABEL_MANAGED } from './labels.js';
+import { ensureSteamcmdImage } from './steamcmd-image.mjs';
 import { ensureTestImage } from './test-image.mjs';
 
 /** Integration tests need the real Engine: fail loudly, never skip silently. */
@@ -44,6 +45,7 @@ export async function setup(): Promise<void> {
     (id, created) => id.startsWith(TEST_AGENT_PREFIX) && now - created > STALE_AFTER_S,
   );
   await ensureTestImage(docker);
+  await ensureSteamcmdImage(docker);
 }
 
 export async function teardown(): Promise<void> {

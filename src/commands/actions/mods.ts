@@ -5,12 +5,22 @@ import type { AgentConfig } from '../../config/schema.js';
 import { AgentError, toAgentError } from '../../errors.js';
 import { sniffFormat } from '../../files/archive-formats.js';
 import { displayPath, toSegments } from '../../files/path-rules.js';
+import type { ServerFiles } from '../../files/server-files.js';
 import { anyAddress, publicAddressesOnly } from '../../mods/address-policy.js';
 import { safeDownload } from '../../mods/safe-download.js';
+import { workshopIdFromSteamUrl } from '../../mods/steam-url.js';
 import type { WebhookOutbox } from '../../mods/webhook-outbox.js';
 import type { ServerContext } from '../../servers/context.js';
 import type { FileAccess } from '../../servers/file-access.js';
 import type { Server } from '../../servers/server.js';
+import {
+  helperPath,
+  isSteamId,
+  runSteamCmd,
+  steamAppIdFrom,
+  workshopContentPath,
+  workshopDownloadArgs,
+} from '../../servers/steamcmd.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
 
 /** install_mod (PROTOCOL.md §4.3): acknowledged at once, downloaded in the background, reported to the panel. */
@@ -35,21 +45,16 @@ const payload = z
   })
   .refine((p) => p.workshopId !== undefined || p.modId !== undefined, { message: 'workshopId is required' });
 
-const APP_ID_KEYS = ['STEAM_APP_ID', 'SRCDS_APPID', 'APP_ID'];
-
 /** payload.appId, then the server's environment, then the configured image → app id map. */
 export function resolveAppId(
   server: Server,
   given: string | undefined,
   imageMap: Record<string, string>,
 ): string | undefined {
-  if (given) return given;
-  for (const key of APP_ID_KEYS) {
-    const value = server.spec.environment[key];
-    if (value) return value;
-  }
-  return imageMap[server.spec.image.replace(/^~/, '')];
+  return given || steamAppIdFrom(server.spec.environment) || imageMap[server.spec.image.replace(/^~/, '')];
 }
+
+const MIB = 1024 * 1024;
 
 export function modActions(deps: {
   ctx: ServerContext;
@@ -59,6 +64,8 @@ export function modActions(deps: {
   userAgent: string;
 }): ActionDefinition[] {
   const { ctx, access } = deps;
+  /** SteamCMD downloads running per server (steam.maxRunsPerServer). */
+  const steamRuns = new Map<string, number>();
   return [
     defineAction({
       name: 'install_mod',
@@ -74,12 +81,17 @@ export function modActions(deps: {
             'no Steam app id: pass payload.appId, set STEAM_APP_ID in the server environment, or map the image in mods.appIds',
           );
         }
-        const target = p.targetPath ?? `steamapps/workshop/content/${appId}/${workshopId}`;
+        const target = p.targetPath ?? workshopContentPath(appId, workshopId);
         access.checkAllowed(server, target, 'targetPath');
         toSegments(target, 'targetPath'); // refuse a bad path now, not in the background
         const operationId = `op_${randomBytes(8).toString('hex')}`;
         const url = p.downloadUrl ?? p.modUrl;
-        void install(server, url, target, p.sha256).then(
+        // PROTOCOL.md §4.3: a steam:// URL, or none, is SteamCMD's; anything else is downloaded directly.
+        const work =
+          !url || url.startsWith('steam://')
+            ? steamInstall(server, url, appId, workshopId, target, operationId)
+            : install(server, url, target, p.sha256);
+        void work.then(
           (data) => finish(server, serverId, workshopId, operationId, { success: true, data }),
           (err: unknown) =>
             finish(server, serverId, workshopId, operationId, { success: false, error: toAgentError(err) }),
@@ -89,10 +101,82 @@ export function modActions(deps: {
     }),
   ];
 
-  async function install(server: Server, url: string | undefined, target: string, sha256: string | undefined) {
-    if (!url || url.startsWith('steam://')) {
-      throw new AgentError('CONFIG_INVALID', 'this node has no SteamCMD; give an https downloadUrl for the mod');
+  /**
+   * The synchronous half of a SteamCMD install (checks that belong in the reply, and a slot), then the download
+   * in the background: into a staging directory of its own in the server directory, so that only the item
+   * reaches targetPath and a failed run leaves nothing half-written there.
+   */
+  function steamInstall(
+    server: Server,
+    url: string | undefined,
+    appId: string,
+    workshopId: string,
+    target: string,
+    operationId: string,
+  ): Promise<Record<string, unknown>> {
+    if (!isSteamId(workshopId)) {
+      throw new AgentError('INVALID_PAYLOAD', `workshopId: "${workshopId}" is not a Steam workshop id (a number)`);
     }
+    if (!isSteamId(appId)) throw new AgentError('CONFIG_INVALID', `the Steam app id "${appId}" is not a number`);
+    const named = url ? workshopIdFromSteamUrl(url) : undefined;
+    if (named !== undefined && named !== workshopId) {
+      throw new AgentError('INVALID_PAYLOAD', `the URL names workshop item ${named}, the payload ${workshopId}`);
+    }
+    if (toSegments(target, 'targetPath').length === 0) {
+      throw new AgentError('INVALID_PATH', 'targetPath: a workshop item needs a directory of its own, not the root');
+    }
+    const running = steamRuns.get(server.id) ?? 0;
+    if (running >= ctx.config.steam.maxRunsPerServer) {
+      throw new AgentError(
+        'SERVER_BUSY',
+        `${running} SteamCMD downloads are already running for this server; try again when one has finished`,
+      );
+    }
+    steamRuns.set(server.id, running + 1);
+    return downloadWithSteam(server, appId, workshopId, target, `.steamcmd-${operationId}`).finally(() => {
+      const left = (steamRuns.get(server.id) ?? 1) - 1;
+      if (left > 0) steamRuns.set(server.id, left);
+      else steamRuns.delete(server.id);
+    });
+  }
+
+  async function downloadWithSteam(server: Server, appId: string, workshopId: string, target: string, staging: string) {
+    const files = access.files(server);
+    await files.createDirectory(staging);
+    try {
+      const show = (lines: string[]) => server.console.append('install', lines);
+      show([`[agent] steamcmd +workshop_download_item ${appId} ${workshopId}`]);
+      await runSteamCmd(ctx, server, {
+        args: workshopDownloadArgs(helperPath(staging), appId, workshopId),
+        show,
+      });
+      const content = `${staging}/${workshopContentPath(appId, workshopId)}`;
+      // Exit 0 and no failure line, but nothing downloaded: still a failure (SteamCMD has more quiet ways to fail).
+      const info = await files.fileInfo(content).catch((err: unknown) => {
+        if (err instanceof AgentError && err.code === 'FILE_NOT_FOUND') return undefined;
+        throw err;
+      });
+      if (info?.type !== 'directory' || info.symlink) {
+        throw new AgentError('DOCKER_ERROR', `steamcmd finished without ${workshopContentPath(appId, workshopId)}`);
+      }
+      await files.sanitize(staging, 'targetPath');
+      // SteamCMD wrote past the quota checks of the file API: the disk limit is checked on a fresh figure.
+      const limitMb = server.spec.limits.disk;
+      if (limitMb > 0 && (await ctx.disk.refresh(server.id, server.dataDir)).bytes > limitMb * MIB) {
+        throw new AgentError('DISK_LIMIT', `the workshop item does not fit in the server's ${limitMb} MiB disk limit`);
+      }
+      const placed = await placeInto(files, content, target);
+      return { targetPath: displayPath(toSegments(target, 'targetPath')), via: 'steamcmd', entries: placed };
+    } finally {
+      await files
+        .delete(staging)
+        .catch((err) => server.log.warn({ err, staging }, 'could not remove SteamCMD staging'));
+      // The staging tree was never counted by the file API; the next quota check starts from a fresh figure.
+      void ctx.disk.refresh(server.id, server.dataDir).catch(() => undefined);
+    }
+  }
+
+  async function install(server: Server, url: string, target: string, sha256: string | undefined) {
     const files = access.files(server);
     await files.ensureDirectory(target, 'targetPath');
     const targetPath = displayPath(toSegments(target, 'targetPath'));
@@ -173,4 +257,32 @@ export function modActions(deps: {
       ...(outcome.success ? {} : { error: outcome.error.message }),
     });
   }
+}
+
+/**
+ * Moves a downloaded item into `target` (all within the server directory, through the sandbox). A new target is
+ * one rename. An existing target directory is merged into, entry by entry, each replacing its namesake: targetPath
+ * may be a shared folder (`addons`) whose other mods must survive; an update of the same item replaces its own
+ * files and folders.
+ */
+async function placeInto(files: ServerFiles, from: string, target: string): Promise<number> {
+  const existing = await files.fileInfo(target).catch((err: unknown) => {
+    if (err instanceof AgentError && err.code === 'FILE_NOT_FOUND') return undefined;
+    throw err;
+  });
+  if (!existing) {
+    await files.move(from, target, ['targetPath', 'targetPath']);
+    return 1;
+  }
+  if (existing.type !== 'directory' || existing.symlink) {
+    throw new AgentError('NOT_A_DIRECTORY', `targetPath: ${existing.path} exists and is not a directory`);
+  }
+  const { files: entries, truncated } = await files.list(from);
+  if (truncated) throw new AgentError('FILE_TOO_LARGE', 'the workshop item has more top-level entries than a listing');
+  for (const entry of entries) {
+    const destination = `${target}/${entry.name}`;
+    if (await files.fileInfo(destination).catch(() => undefined)) await files.delete(destination);
+    await files.move(`${from}/${entry.name}`, destination, ['targetPath', 'targetPath']);
+  }
+  return entries.length;
 }

@@ -15,7 +15,7 @@ const input: InstallOptionsInput = {
   image: 'ghcr.io/pterodactyl/installers:debian',
   labels: { 'ctrl-alt-play.managed': 'true', 'ctrl-alt-play.role': 'install' },
   entrypoint: 'bash',
-  script: 'apt-get update && curl -o server.jar https://example.invalid/s.jar',
+  cmd: ['-c', 'apt-get update && curl -o server.jar https://example.invalid/s.jar'],
   environment: { SERVER_JARFILE: 'server.jar', A: '1' },
   limits: { memory: 2048, cpu: 200, swap: 512, io: 500 },
   minMemoryMb: 1024,
@@ -34,7 +34,7 @@ describe('install container options', () => {
     expect(o.Image).toBe('ghcr.io/pterodactyl/installers:debian');
     expect(o.Labels).toEqual(input.labels);
     expect(o.Entrypoint).toEqual(['bash']);
-    expect(o.Cmd).toEqual(['-c', input.script]);
+    expect(o.Cmd).toEqual(input.cmd);
     expect(o.WorkingDir).toBe('/mnt/server');
     expect(o.Env).toEqual(['SERVER_JARFILE=server.jar', 'A=1', 'SERVER_MEMORY=2048']);
     expect(o.HostConfig?.Binds).toEqual(['/data/volumes/abc:/mnt/server']);
