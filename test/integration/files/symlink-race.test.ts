@@ -13,8 +13,9 @@ beforeAll(async () => {
   agent = await startTestAgent();
   id = uuid();
   // The game flips `evil` between a link to the host-looking /etc and a link to a harmless directory every few
-  // milliseconds, while the agent works through `evil/…`.
-  const startup = `sh -c 'cd /home/container; mkdir -p real; echo safe > real/passwd; while true; do rm -f evil; ln -s /etc evil; usleep 3000; rm -f evil; ln -s real evil; usleep 3000; done'`;
+  // milliseconds, while the agent works through `evil/…`. `rm -rf`: a write that lands in the gap between two
+  // links creates `evil` as a real directory (mkdir -p of the parent, as it should), which would end the race.
+  const startup = `sh -c 'cd /home/container; mkdir -p real; echo safe > real/passwd; while true; do rm -rf evil; ln -s /etc evil; usleep 3000; rm -rf evil; ln -s real evil; usleep 3000; done'`;
   await agent.command({ action: 'create_server', serverId: id, payload: { image: TEST_IMAGE, startup } });
   await waitForStatus(agent, id, 'offline');
   await agent.command({ action: 'start_server', serverId: id });
