@@ -109,6 +109,8 @@ describe('update_server', () => {
   it('refuses a bad payload with INVALID_PAYLOAD and leaves the stored spec exactly as it was', async () => {
     const id = await create(agent, { startup: 'sleep 1000', limits: { memory: 128 } });
     const file = path.join(agent.dataDir, 'servers', `${id}.json`);
+    // The settled state is persisted a moment after it is reported: snapshot the record once it says so.
+    await waitFor(async () => JSON.parse(await readFile(file, 'utf8')).state === 'offline', 'the offline record');
     const stored = await readFile(file, 'utf8');
     for (const payload of [
       { limits: { memory: -5 } },
