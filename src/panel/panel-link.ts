@@ -60,7 +60,6 @@ export class PanelLink {
   private heartbeat: NodeJS.Timeout | undefined;
   private lastConforming = 0;
   private establishedAt = 0;
-  private helloId = '';
   private readonly answered = new CommandIdCache<Record<string, unknown>>(1024);
   private readonly inFlight = new Set<string>();
   private readonly unsubscribe: () => void;
@@ -117,9 +116,7 @@ export class PanelLink {
     this.stateValue = 'open';
     this.lastConforming = Date.now();
     const { options } = this;
-    const hello = helloFrame(options.hello());
-    this.helloId = hello.id as string;
-    this.send(hello);
+    this.send(helloFrame(options.hello()));
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => this.beat(), Math.min(options.pingIntervalMs, options.silenceTimeoutMs / 2));
     this.heartbeat.unref();
