@@ -1,8 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildHttpApp } from './api/http/app.js';
-import { tokenMatcher } from './api/http/auth.js';
+import { NodeToken } from './api/http/auth.js';
 import { fileRoutes } from './api/http/file-routes.js';
 import { metricsRoute, startMetricsListener } from './api/http/metrics-routes.js';
 import { buildOpenApiDocument, docsRoute } from './api/http/openapi.js';
@@ -16,7 +15,8 @@ import { metricsActions } from './commands/actions/metrics.js';
 import { modActions } from './commands/actions/mods.js';
 import { ticketActions } from './commands/actions/ws-tickets.js';
 import { Dispatcher } from './commands/dispatcher.js';
-import { MIN_TOKEN_LENGTH, resolveAgentId, resolveToken } from './config/identity.js';
+import { ensureDataDirFormat } from './config/data-format.js';
+import { MIN_TOKEN_LENGTH, reloadToken, resolveAgentId, resolveToken, tokenFile } from './config/identity.js';
 import type { AgentConfig } from './config/schema.js';
 import { DockerHealth } from './docker/health.js';
 import { DockerRuntime } from './docker/runtime.js';
@@ -51,6 +51,8 @@ import { AGENT_VERSION, PROTOCOL_VERSION } from './version.js';
 export interface RunningAgent {
   port: number;
   stop(reason: string): Promise<void>;
+  /** SIGHUP: re-reads what can change live (the token file, after `token rotate`). */
+  reload(): Promise<void>;
 }
 
 function resolveRunAs(user: string): { uid: number; gid: number } | undefined {
@@ -66,20 +68,23 @@ function resolveRunAs(user: string): { uid: number; gid: number } | undefined {
 /** Builds the object graph, starts listening, then reconciles with Docker in the background. */
 export async function startAgent(
   config: AgentConfig,
-  log: Logger = createLogger(config.logLevel),
+  log: Logger = createLogger(config.logLevel, undefined, { nodeId: config.nodeId }),
 ): Promise<RunningAgent> {
   const startedAt = Date.now();
   await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
+  await ensureDataDirFormat(config.dataDir, log.child({ component: 'data-dir' }));
 
   const token = await resolveToken(config.token, config.dataDir);
+  // Never the token itself: stdout is the journal, kept and shipped. The operator reads it with `token show`.
   if (token.generated) {
-    // Printed once, to stdout only; it is saved (mode 0600) in the data directory for later starts.
-    process.stdout.write(
-      `\nGenerated an API token (saved in ${path.join(config.dataDir, 'token')}):\n\n  ${token.token}\n\n` +
-        'Set it as the node daemon token in the panel.\n\n',
+    log.info(
+      { file: tokenFile(config.dataDir) },
+      'generated a node token; `ctrl-alt-play-agent token show` prints it for the panel',
     );
   }
   if (token.token.length < MIN_TOKEN_LENGTH) log.warn(`the token is shorter than ${MIN_TOKEN_LENGTH} characters`);
+  // One holder for every user of the token, so `token rotate` + SIGHUP reaches all of them (reloadToken below).
+  const nodeToken = new NodeToken(token.token);
   const agentId = await resolveAgentId(config.dataDir);
 
   const runtime = new DockerRuntime({
@@ -87,6 +92,7 @@ export async function startAgent(
     host: config.docker.host,
     apiTimeoutMs: config.docker.apiTimeoutMs,
     pullTimeoutMs: config.docker.pullTimeoutMs,
+    registries: config.docker.registries,
     logger: log.child({ component: 'docker' }),
   });
   const health = new DockerHealth(runtime, log.child({ component: 'docker-health' }), {
@@ -170,7 +176,7 @@ export async function startAgent(
       userAgent: `ctrl-alt-play-agent/${AGENT_VERSION}`,
     }),
   );
-  const urlSigner = new UrlSigner(token.token);
+  const urlSigner = new UrlSigner(nodeToken);
   dispatcher.register(fileActions(fileAccess, urlSigner));
   const serverMetrics = new ServerMetrics(ctx, (id) => queries.players(id));
   dispatcher.register(
@@ -187,9 +193,9 @@ export async function startAgent(
     activeServers: registry.list().filter((s) => s.state === 'running').length,
     systemLoad: systemLoadPercent(config.dataDir),
   });
-  const signer = new TicketSigner(token.token);
+  const signer = new TicketSigner(nodeToken);
   dispatcher.register(ticketActions(signer, config.ws.maxTicketTtlSeconds));
-  const matchesToken = tokenMatcher(token.token);
+  const matchesToken = (candidate: string | undefined) => nodeToken.matches(candidate);
   // What both WebSocket transports say about this agent in their hello (protocol/frames.ts helloFrame).
   const identity = (): HelloIdentity => ({
     agentId,
@@ -265,8 +271,9 @@ export async function startAgent(
     config.tls.certFile && config.tls.keyFile
       ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
       : undefined;
+  nodeToken.onRotate(() => hub.tokenRotated());
   const { app, beginShutdown } = await buildHttpApp({
-    token: token.token,
+    token: nodeToken,
     dispatcher,
     logger: log.child({ component: 'http' }),
     bodyLimitBytes: config.http.bodyLimitBytes,
@@ -380,5 +387,13 @@ export async function startAgent(
     })();
     return stopping;
   };
-  return { port, stop };
+  const reload = async (): Promise<void> => {
+    const next = await reloadToken(config.token, config.dataDir, nodeToken.current());
+    if (next.kind === 'changed') {
+      nodeToken.rotate(next.token);
+      log.warn('node token rotated: sockets opened with the old token were closed, the new one is in force');
+    } else if (next.kind === 'missing')
+      log.error({ file: tokenFile(config.dataDir) }, 'SIGHUP: no token file; kept the current token');
+  };
+  return { port, stop, reload };
 }

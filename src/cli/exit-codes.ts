@@ -9,4 +9,6 @@ export const EXIT = {
   DOCTOR_PROBLEMS: 3,
   /** This Node is older than 22.12 (the launcher, bin.ts); a restart will not fix it. */
   NODE_TOO_OLD: 4,
+  /** The data directory was written by a newer agent (its format file); a restart will not fix it. */
+  DATA_DIR_TOO_NEW: 5,
 } as const;

@@ -1,13 +1,16 @@
 import { Command, Option } from 'commander';
 import { stringify } from 'yaml';
-import { ConfigError, loadConfig, redactConfig } from '../config/load.js';
+import { DataDirFormatError } from '../config/data-format.js';
+import { ConfigError, formatSources, type LoadedConfig, loadConfig, redactConfig } from '../config/load.js';
 import type { AgentConfig } from '../config/schema.js';
-import { createLogger } from '../logging.js';
-import { startAgent } from '../main.js';
+import { createLogger, type LogOutput, openLogOutput } from '../logging.js';
+import { type RunningAgent, startAgent } from '../main.js';
 import { AGENT_VERSION } from '../version.js';
 import { registerAliasCommands } from './alias.js';
-import { runDoctor } from './doctor.js';
+import { diagnosticsReport } from './diagnostics.js';
+import { printDoctor, runDoctor } from './doctor.js';
 import { EXIT } from './exit-codes.js';
+import { registerTokenCommands } from './token.js';
 
 interface GlobalFlags {
   config?: string;
@@ -15,8 +18,12 @@ interface GlobalFlags {
 }
 
 function configFrom(flags: GlobalFlags): AgentConfig {
+  return loadedFrom(flags).config;
+}
+
+function loadedFrom(flags: GlobalFlags): LoadedConfig {
   try {
-    return loadConfig({ configPath: flags.config, flags }).config;
+    return loadConfig({ configPath: flags.config, flags });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -48,8 +55,20 @@ function withConfigFlags(command: Command): Command {
     .option('--docker-host <host>', 'Docker Engine socket or tcp:// URL (env DOCKER_HOST)');
 }
 
-/** SIGHUP (a closed terminal, `systemctl kill -s HUP`): re-read the configuration and apply what can change live. */
-function reloadOnHangup(flags: GlobalFlags, log: ReturnType<typeof createLogger>): void {
+/**
+ * SIGHUP (`systemctl reload`, a closed terminal): reopen the log file (logrotate moved it), re-read the token file
+ * (`token rotate`) and the configuration, and apply what can change live.
+ */
+function reloadOnHangup(
+  flags: GlobalFlags,
+  log: ReturnType<typeof createLogger>,
+  output: LogOutput,
+  agent: () => RunningAgent | undefined,
+): void {
+  output.reopen();
+  void agent()
+    ?.reload()
+    .catch((err) => log.error({ err }, 'SIGHUP: the token file could not be re-read; the current token stays'));
   try {
     const { config } = loadConfig({ configPath: flags.config, flags });
     log.level = config.logLevel;
@@ -64,22 +83,28 @@ function reloadOnHangup(flags: GlobalFlags, log: ReturnType<typeof createLogger>
 
 async function run(flags: GlobalFlags): Promise<void> {
   const config = configFrom(flags);
-  const log = createLogger(config.logLevel);
+  const output = openLogOutput({ ...config.log, isTTY: process.stdout.isTTY === true });
+  const log = createLogger(config.logLevel, output.stream, { nodeId: config.nodeId });
+  let agent: RunningAgent | undefined;
   // Before the start, which can take a while: SIGHUP's default action would end the agent without a shutdown.
-  process.on('SIGHUP', () => reloadOnHangup(flags, log));
-  let agent: Awaited<ReturnType<typeof startAgent>>;
+  process.on('SIGHUP', () => reloadOnHangup(flags, log, output, () => agent));
   try {
     agent = await startAgent(config, log);
   } catch (err) {
     log.fatal({ err }, 'the agent could not start');
-    process.exit(EXIT.FAILURE);
+    output.flushSync();
+    process.exit(err instanceof DataDirFormatError ? EXIT.DATA_DIR_TOO_NEW : EXIT.FAILURE);
   }
+  const running = agent;
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     // A second signal while shutting down means "now".
     if (++signals > 1) process.exit(EXIT.FAILURE);
-    void agent.stop(signal).then(
-      () => process.exit(EXIT.OK),
+    void running.stop(signal).then(
+      () => {
+        output.flushSync();
+        process.exit(EXIT.OK);
+      },
       (err) => {
         log.error({ err }, 'shutdown failed');
         process.exit(EXIT.FAILURE);
@@ -108,19 +133,44 @@ export function buildProgram(): Command {
     });
 
   const config = program.command('config').description('inspect the configuration');
-  withConfigFlags(config.command('print').description('print the effective configuration, secrets redacted')).action(
-    (flags: GlobalFlags) => {
-      process.stdout.write(stringify(redactConfig(configFrom(flags))));
-    },
-  );
+  withConfigFlags(
+    config
+      .command('print')
+      .description('print the effective configuration, secrets redacted')
+      .option('--sources', 'one line per key with where its value came from (default, file, env, flag)'),
+  ).action((flags: GlobalFlags & { sources?: boolean }) => {
+    const loaded = loadedFrom(flags);
+    if (flags.sources) {
+      process.stdout.write(
+        `# config file: ${loaded.file ?? '(none)'}\n${formatSources(loaded.config, loaded.sources)}`,
+      );
+    } else process.stdout.write(stringify(redactConfig(loaded.config)));
+  });
 
   registerAliasCommands(program, withConfigFlags, configFrom);
+  registerTokenCommands(program, withConfigFlags, loadedFrom);
 
-  withConfigFlags(program.command('doctor').description('check this host and print what to fix')).action(
-    async (flags: GlobalFlags) => {
-      const ok = await runDoctor(configFrom(flags), (line) => process.stdout.write(`${line}\n`));
-      process.exit(ok ? EXIT.OK : EXIT.DOCTOR_PROBLEMS);
-    },
-  );
+  withConfigFlags(
+    program
+      .command('doctor')
+      .description('check this host and print what to fix (changes nothing)')
+      .option('--json', 'print the checks as JSON'),
+  ).action(async (flags: GlobalFlags & { json?: boolean }) => {
+    const report = await runDoctor(configFrom(flags));
+    if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+    else printDoctor(report, (line) => process.stdout.write(`${line}\n`));
+    process.exit(report.ok ? EXIT.OK : EXIT.DOCTOR_PROBLEMS);
+  });
+
+  withConfigFlags(
+    program
+      .command('diagnostics')
+      .description(
+        'print one report for a support request: versions, host, Docker, config with sources, doctor, logs; secrets removed',
+      )
+      .option('--json', 'JSON instead of YAML'),
+  ).action(async (flags: GlobalFlags & { json?: boolean }) => {
+    process.stdout.write(await diagnosticsReport(loadedFrom(flags), flags.json ? 'json' : 'text'));
+  });
   return program;
 }

@@ -29,9 +29,38 @@ export async function resolveToken(configured: string | undefined, dataDir: stri
   const file = tokenFile(dataDir);
   const saved = await readTrimmed(file);
   if (saved) return { token: saved, generated: false, source: 'file' };
+  return { token: await writeNewToken(dataDir), generated: true, source: 'generated' };
+}
+
+/** What SIGHUP found in the token file, against the token in force. */
+export type TokenReload =
+  | { kind: 'unchanged' }
+  | { kind: 'configured' }
+  | { kind: 'missing' }
+  | { kind: 'changed'; token: string };
+
+/** A token from the config (env, file, *_FILE) is fixed for the process's life; only the data-dir file rotates. */
+export async function reloadToken(
+  configured: string | undefined,
+  dataDir: string,
+  current: string,
+): Promise<TokenReload> {
+  if (configured) return { kind: 'configured' };
+  const saved = await readTrimmed(tokenFile(dataDir));
+  if (!saved) return { kind: 'missing' };
+  return saved === current ? { kind: 'unchanged' } : { kind: 'changed', token: saved };
+}
+
+/** A new random token, written atomically (0600) in place of the old one: `token rotate`. */
+export async function writeNewToken(dataDir: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
-  await writeFileAtomic(file, `${token}\n`, 0o600);
-  return { token, generated: true, source: 'generated' };
+  await writeFileAtomic(tokenFile(dataDir), `${token}\n`, 0o600);
+  return token;
+}
+
+/** The saved token, if any (`token show`). */
+export function readSavedToken(dataDir: string): Promise<string | undefined> {
+  return readTrimmed(tokenFile(dataDir));
 }
 
 export function tokenFile(dataDir: string): string {

@@ -199,13 +199,21 @@ export function secretValues(config: AgentConfig): string[] {
   ].filter((v): v is string => typeof v === 'string' && v.length > 0);
 }
 
+/** Every key with its effective value (secrets redacted) and where it came from. */
+export function configRows(config: AgentConfig, sources: Record<string, ConfigSource>) {
+  const shown = redactConfig(config);
+  return Object.entries(sources).map(([key, source]) => ({
+    key,
+    value: getPath(shown, key.split('.')),
+    source: describeSource(source),
+  }));
+}
+
 /** `key: value  # source`, one line per key, secrets redacted. */
 export function formatSources(config: AgentConfig, sources: Record<string, ConfigSource>): string {
-  const shown = redactConfig(config);
-  const rows = Object.entries(sources).map(([key, source]) => {
-    const value = getPath(shown, key.split('.'));
-    return [`${key}: ${value === undefined ? '~' : JSON.stringify(value)}`, describeSource(source)] as const;
-  });
+  const rows = configRows(config, sources).map(
+    ({ key, value, source }) => [`${key}: ${value === undefined ? '~' : JSON.stringify(value)}`, source] as const,
+  );
   const width = Math.min(60, Math.max(...rows.map(([left]) => left.length)));
   return rows.map(([left, right]) => `${left.padEnd(width)}  # ${right}\n`).join('');
 }

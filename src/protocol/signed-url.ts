@@ -6,10 +6,20 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  * token: rotating the token invalidates every URL handed out.
  */
 export class UrlSigner {
-  private readonly key: Buffer;
+  private readonly token: { current(): string };
+  private keyFor: { token: string; key: Buffer } | undefined;
 
-  constructor(nodeToken: string) {
-    this.key = createHmac('sha256', nodeToken).update('ctrl-alt-play file url v1').digest();
+  /** `nodeToken` may be a rotating token (NodeToken): URLs then follow it, and a rotation revokes them all. */
+  constructor(nodeToken: string | { current(): string }) {
+    this.token = typeof nodeToken === 'string' ? { current: () => nodeToken } : nodeToken;
+  }
+
+  private get key(): Buffer {
+    const token = this.token.current();
+    if (this.keyFor?.token !== token) {
+      this.keyFor = { token, key: createHmac('sha256', token).update('ctrl-alt-play file url v1').digest() };
+    }
+    return this.keyFor.key;
   }
 
   private mac(method: string, serverId: string, path: string, expires: number): Buffer {

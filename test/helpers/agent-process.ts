@@ -9,7 +9,7 @@ export interface AgentProcess {
   child: ChildProcess;
   url: string;
   port: number;
-  /** Everything the process wrote to stdout so far (JSON log lines and the token banner). */
+  /** Everything the process wrote to stdout so far (JSON log lines). */
   output(): string;
   command(body: unknown): Promise<Record<string, any>>;
   /** Resolves with the exit code once the process has exited. */

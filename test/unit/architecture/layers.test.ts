@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
  */
 const LAYERS: string[][] = [
   ['util', 'types', 'errors.ts', 'version.ts', 'lazy-modules.ts'],
-  ['config', 'logging.ts', 'log-policy.ts'],
+  ['config', 'logging.ts', 'log-pretty.ts', 'log-policy.ts'],
   ['protocol'],
   ['docker'],
   ['events'],

@@ -8,7 +8,13 @@ import { describe, expect, it } from 'vitest';
  * anywhere else fails this test. Type-only imports do not count.
  */
 const AGENT_OWN_FILES: Record<string, string> = {
+  'src/cli/diagnostics.ts': "the log file's tail, /etc/os-release, the data directory's listing (names and sizes)",
   'src/cli/doctor.ts': 'checks the data directory and the Docker socket',
+  'src/cli/token.ts': 'creates the data directory for the token file',
+  'src/config/data-format.ts': "the data directory's format file",
+  'src/config/sources.ts': '*_FILE secrets named by environment variables',
+  'src/docker/registry-auth.ts': 'registry password files (docker.registries.*.passwordFile)',
+  'src/logging.ts': "creates log.file's directory",
   'src/config/identity.ts': 'the agent id and the token file in the data directory',
   'src/config/load.ts': 'the config file',
   'src/main.ts': 'creates the data directory and reads the TLS files',
