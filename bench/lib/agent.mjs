@@ -9,10 +9,11 @@ import { NODE_FLAGS } from '../../dist/cli/node-flags.js';
 
 const BIN = path.resolve(import.meta.dirname, '../../dist/cli/bin.js');
 
-export async function startAgentProcess(extraEnv = {}, config = {}) {
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'cap-bench-'));
-  const token = randomBytes(24).toString('hex');
-  const agentId = `agt_test_bench_${randomBytes(4).toString('hex')}`;
+/** `reuse`: the data directory, token and agent id of an earlier agent, to restart it (bench/density.mjs). */
+export async function startAgentProcess(extraEnv = {}, config = {}, reuse = undefined) {
+  const dataDir = reuse?.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'cap-bench-')));
+  const token = reuse?.token ?? randomBytes(24).toString('hex');
+  const agentId = reuse?.agentId ?? `agt_test_bench_${randomBytes(4).toString('hex')}`;
   await writeFile(path.join(dataDir, 'token'), `${token}\n`, { mode: 0o600 });
   await writeFile(path.join(dataDir, 'agent-id'), `${agentId}\n`);
   const configFile = path.join(dataDir, 'bench-config.yml');
@@ -30,6 +31,7 @@ export async function startAgentProcess(extraEnv = {}, config = {}) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let out = '';
+  const exited = new Promise((r) => child.once('exit', r));
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`agent did not start:\n${out}`)), 20_000);
     child.stdout.on('data', (c) => {
@@ -61,6 +63,11 @@ export async function startAgentProcess(extraEnv = {}, config = {}) {
     async rssMb() {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+)/.exec(status)[1]) / 1024;
+    },
+    /** Ends the process without the clean-up of stop(): the containers and the data directory stay. */
+    async kill(signal = 'SIGKILL') {
+      child.kill(signal);
+      await exited;
     },
     async stop() {
       child.kill('SIGTERM');

@@ -1,0 +1,370 @@
+// Issue 13 figures: N busybox servers (200 by default; DENSITY_SERVERS=50 for a smaller run), each printing a line
+// every 5 s, echoing stdin and publishing one TCP+UDP port, created and started 4 at a time through the agent
+// against `docker create` + `docker start` of the same containers (the agent's own option builder, raw dockerode
+// calls, same concurrency) in the same run; then idle RSS and CPU with N known, the CPU of sampling all N every 2 s,
+// list_servers and get_server_status p99 while they run, and a kill -9 and a SIGTERM of the agent: time to /ready,
+// all N reattached (state, console, stdin), none restarted. At every step the agent's state is compared with Docker.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import Docker from 'dockerode';
+import WebSocket from 'ws';
+import { buildContainerOptions } from '../dist/docker/container-options.js';
+import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
+import { percentile, startAgentProcess, waitFor } from './lib/agent.mjs';
+
+const N = Number(process.env.DENSITY_SERVERS ?? 200);
+const CONCURRENCY = 4;
+/** N consecutive ports, TCP and UDP, away from the tests' ranges (26400-26409, 27100-27899). */
+const PORT_BASE = Number(process.env.DENSITY_PORT_BASE ?? 32000);
+const STARTUP = `sh -c 'while true; do echo tick; sleep 5; done & while read l; do echo "got $l"; done'`;
+const TICKS_PER_SECOND = 100;
+const NETWORK = 'ctrl-alt-play-test';
+
+async function cpuSeconds(pid) {
+  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
+}
+
+/** Runs `fn` over `items` with `size` workers, as a panel filling a node does. */
+async function pool(items, size, fn) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: size }, async () => {
+      while (next < items.length) await fn(items[next++]);
+    }),
+  );
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** `docker create` + `docker start` of N containers built by the agent's own option builder, 4 at a time. */
+async function rawDocker(docker, runId) {
+  const root = path.join(tmpdir(), `cap-density-raw-${runId}`);
+  const ids = [];
+  const t0 = performance.now();
+  await pool(
+    Array.from({ length: N }, (_, i) => i),
+    CONCURRENCY,
+    async (i) => {
+      const dataDir = path.join(root, String(i));
+      await mkdir(dataDir, { recursive: true });
+      const port = PORT_BASE + i;
+      const options = buildContainerOptions({
+        name: `capbench-density-${runId}-${i}`,
+        image: TEST_IMAGE,
+        labels: { 'capbench.density': runId },
+        environment: { SERVER_PORT: String(port), SERVER_IP: '0.0.0.0', TZ: 'UTC' },
+        startup: STARTUP,
+        imageHasEntrypoint: false,
+        limits: { memory: 0, disk: 0, cpu: 0, swap: 0, io: 500 },
+        ports: [{ ip: undefined, port, internal: port, protocol: 'both' }],
+        dataDir,
+        network: NETWORK,
+        user: '988:988',
+        pidsLimit: 2048,
+        tmpSizeMb: 256,
+        init: false,
+        hostHasIoWeight: true,
+        defaultIp: '0.0.0.0',
+      });
+      const container = await docker.createContainer(options);
+      await container.start();
+      ids.push(container.id);
+    },
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await pool(ids, 8, (id) =>
+    docker
+      .getContainer(id)
+      .remove({ force: true })
+      .catch(() => undefined),
+  );
+  await rm(root, { recursive: true, force: true });
+  return seconds;
+}
+
+/** server_status_changed events from the agent's WebSocket, so waits end on the event instead of polling. */
+async function statusEvents(agent) {
+  const ws = new WebSocket(`${agent.url.replace('http', 'ws')}/api/ws`, {
+    headers: { authorization: `Bearer ${agent.token}` },
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const waiters = new Map();
+  ws.on('message', (data) => {
+    const frame = JSON.parse(String(data));
+    if (frame.event !== 'server_status_changed') return;
+    const waiter = waiters.get(frame.serverId);
+    if (waiter && frame.data.currentStatus === waiter.status) {
+      waiters.delete(frame.serverId);
+      waiter.resolve();
+    }
+  });
+  ws.send(JSON.stringify({ type: 'subscribe', id: 's', servers: '*', events: ['server_status_changed'] }));
+  await sleep(200);
+  return {
+    /** Registered before the command that causes it, so the event cannot be missed. */
+    expect(serverId, status, timeoutMs = 180_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(serverId);
+          reject(new Error(`server ${serverId} did not become ${status} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.set(serverId, {
+          status,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
+      });
+    },
+    close: () => ws.close(),
+  };
+}
+
+/** Servers whose state the agent reports differently from Docker (running ⇔ `running`). */
+async function disagreements(agent, docker) {
+  const [reply, list] = await Promise.all([
+    agent.command({ action: 'list_servers' }),
+    docker.listContainers({ all: true, filters: { label: [`ctrl-alt-play.agent-id=${agent.agentId}`] } }),
+  ]);
+  const byServer = new Map(list.map((c) => [c.Labels['ctrl-alt-play.server-id'], c.State]));
+  const out = [];
+  for (const s of reply.data?.servers ?? []) {
+    const up = byServer.get(s.serverId) === 'running';
+    if (up !== (s.status === 'running'))
+      out.push(`${s.serverId}: agent ${s.status}, docker ${byServer.get(s.serverId)}`);
+  }
+  return out;
+}
+
+async function startedAt(agent, docker) {
+  const list = await docker.listContainers({
+    all: true,
+    filters: { label: [`ctrl-alt-play.agent-id=${agent.agentId}`] },
+  });
+  const out = new Map();
+  await pool(list, 8, async (c) => {
+    out.set(c.Labels['ctrl-alt-play.server-id'], (await docker.getContainer(c.Id).inspect()).State.StartedAt);
+  });
+  return out;
+}
+
+async function latencyP99(agent, body, iterations = 300) {
+  const samples = [];
+  for (let i = 0; i < iterations; i++) {
+    const t0 = performance.now();
+    await agent.command(body);
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return percentile(samples, 99);
+}
+
+/** Restarts the agent on the same data directory; ms from spawn to /ready answering 200. */
+async function restart(reuse, config) {
+  const t0 = performance.now();
+  const agent = await startAgentProcess({}, config, reuse);
+  await waitFor(async () => (await fetch(`${agent.url}/ready`)).status === 200, '/ready', 60_000);
+  return { agent, readyMs: performance.now() - t0 };
+}
+
+/** Waits until every server is running with its console attached and echoing stdin; returns the seconds taken. */
+async function allReattached(agent, ids, t0) {
+  const echoed = new Set();
+  await waitFor(
+    async () => {
+      await pool(
+        ids.filter((id) => !echoed.has(id)),
+        8,
+        async (serverId) => {
+          const history = await agent.command({ action: 'console:history', serverId, payload: { lines: 20 } });
+          if ((history.data?.history ?? []).some((l) => l.includes('got back'))) {
+            echoed.add(serverId);
+            return;
+          }
+          await agent.command({ action: 'console:command', serverId, payload: { command: 'back' } });
+        },
+      );
+      return echoed.size === ids.length;
+    },
+    `all ${ids.length} servers to echo after the restart`,
+    120_000,
+  );
+  return (performance.now() - t0) / 1000;
+}
+
+export async function run(record) {
+  const docker = new Docker();
+  await ensureTestImage(docker);
+  const runId = randomBytes(4).toString('hex');
+  console.log(`  ${N} servers, ${CONCURRENCY} at a time, ports ${PORT_BASE}-${PORT_BASE + N - 1} TCP+UDP`);
+
+  const rawSeconds = await rawDocker(docker, runId);
+  record({ name: `docker create+start, ${N} servers, ${CONCURRENCY} at a time`, value: rawSeconds, unit: 's' });
+
+  const config = { metrics: { resourceIntervalMs: 2000 } };
+  let agent = await startAgentProcess({}, config);
+  const reuse = { dataDir: agent.dataDir, token: agent.token, agentId: agent.agentId };
+  let worst = 0;
+  const check = async (what) => {
+    const wrong = await disagreements(agent, docker);
+    worst = Math.max(worst, wrong.length);
+    if (wrong.length) console.log(`  ${what}: ${wrong.length} disagree, e.g. ${wrong.slice(0, 3).join('; ')}`);
+  };
+  try {
+    const events = await statusEvents(agent);
+    const ids = Array.from({ length: N }, () => randomBytes(16).toString('hex'));
+    let failed = 0;
+    const t0 = performance.now();
+    await pool(
+      ids.map((id, i) => ({ id, port: PORT_BASE + i })),
+      CONCURRENCY,
+      async ({ id, port }) => {
+        try {
+          const installed = events.expect(id, 'offline');
+          const created = await agent.command({
+            action: 'create_server',
+            serverId: id,
+            payload: { image: TEST_IMAGE, startup: STARTUP, ports: [{ port, protocol: 'both' }] },
+          });
+          if (!created.success) throw new Error(JSON.stringify(created));
+          await installed;
+          const running = events.expect(id, 'running');
+          const started = await agent.command({ action: 'start_server', serverId: id });
+          if (!started.success) throw new Error(JSON.stringify(started));
+          await running;
+        } catch (err) {
+          failed++;
+          console.log(`  ${id}: ${err.message}`);
+        }
+      },
+    );
+    const agentSeconds = (performance.now() - t0) / 1000;
+    events.close();
+    record({ name: `agent create+start, ${N} servers, ${CONCURRENCY} at a time`, value: agentSeconds, unit: 's' });
+    const ratio = agentSeconds / rawSeconds;
+    record({ name: 'create+start ratio agent/docker', value: ratio, unit: 'x', target: '<= 1.2', pass: ratio <= 1.2 });
+    record({ name: 'creates or starts that failed', value: failed, unit: '', target: '0', pass: failed === 0 });
+    await check('after creates and starts');
+
+    await sleep(5000);
+    const rss = await agent.rssMb();
+    record({
+      name: `agent idle RSS, ${N} servers running`,
+      value: rss,
+      unit: 'MB',
+      target: '<= 150',
+      pass: rss <= 150,
+    });
+    const idle0 = await cpuSeconds(agent.pid);
+    await sleep(10_000);
+    const idleCpu = ((await cpuSeconds(agent.pid)) - idle0) / 10;
+    record({ name: `agent idle CPU, ${N} servers running`, value: idleCpu * 100, unit: '% core' });
+
+    // Sampling: one subscriber to resource_update for every server, pushed every 2 s (cgroup files, no Docker stats).
+    const ws = new WebSocket(`${agent.url.replace('http', 'ws')}/api/ws`, {
+      headers: { authorization: `Bearer ${agent.token}` },
+    });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    let updates = 0;
+    ws.on('message', (data) => {
+      if (JSON.parse(String(data)).event === 'resource_update') updates++;
+    });
+    ws.send(JSON.stringify({ type: 'subscribe', id: 's', servers: '*', events: ['resource_update'] }));
+    await sleep(4000); // the first samples set the CPU baselines
+    const cpu0 = await cpuSeconds(agent.pid);
+    const u0 = updates;
+    const s0 = performance.now();
+    await sleep(20_000);
+    const elapsed = (performance.now() - s0) / 1000;
+    const sampleCpu = ((await cpuSeconds(agent.pid)) - cpu0) / elapsed - idleCpu;
+    record({
+      name: `resource_update samples per second (${N} servers, every 2 s)`,
+      value: (updates - u0) / elapsed,
+      unit: '/s',
+    });
+    record({
+      name: `CPU to sample ${N} servers every 2 s`,
+      value: sampleCpu * 100,
+      unit: '% core',
+      target: '< 5',
+      pass: sampleCpu * 100 < 5,
+    });
+
+    // Latency while they run (and are sampled).
+    const listP99 = await latencyP99(agent, { action: 'list_servers' });
+    record({ name: `list_servers p99, ${N} running`, value: listP99, unit: 'ms', target: '< 50', pass: listP99 < 50 });
+    const statusP99 = await latencyP99(agent, { action: 'get_server_status', serverId: ids[Math.floor(N / 2)] });
+    record({
+      name: `get_server_status p99, ${N} running`,
+      value: statusP99,
+      unit: 'ms',
+      target: '< 50',
+      pass: statusP99 < 50,
+    });
+    ws.close();
+    await check('while sampled');
+
+    // kill -9, then SIGTERM: the agent comes back, all N reattached, none restarted.
+    for (const signal of ['SIGKILL', 'SIGTERM']) {
+      const name = signal === 'SIGKILL' ? 'kill -9' : 'SIGTERM';
+      const before = await startedAt(agent, docker);
+      await agent.kill(signal);
+      const t = performance.now();
+      const next = await restart(reuse, config);
+      agent = next.agent;
+      record({
+        name: `restart to /ready after ${name}, ${N} servers`,
+        value: next.readyMs / 1000,
+        unit: 's',
+        target: '< 2',
+        pass: next.readyMs < 2000,
+      });
+      await check(`at /ready after ${name}`);
+      const reattachS = await allReattached(agent, ids, t);
+      record({
+        name: `all ${N} reattached after ${name} (state, console, stdin)`,
+        value: reattachS,
+        unit: 's',
+        target: '<= 30',
+        pass: reattachS <= 30,
+      });
+      const after = await startedAt(agent, docker);
+      const restarted = ids.filter((id) => before.get(id) !== after.get(id)).length;
+      record({
+        name: `containers restarted by the ${name} restart`,
+        value: restarted,
+        unit: '',
+        target: '0',
+        pass: restarted === 0,
+      });
+      await check(`after reattaching (${name})`);
+    }
+    const rssAfter = await agent.rssMb();
+    record({
+      name: `agent RSS after restarts, ${N} servers`,
+      value: rssAfter,
+      unit: 'MB',
+      target: '<= 150',
+      pass: rssAfter <= 150,
+    });
+  } finally {
+    record({
+      name: 'servers whose agent state disagreed with Docker (worst check)',
+      value: worst,
+      unit: '',
+      target: '0',
+      pass: worst === 0,
+    });
+    await agent.stop();
+  }
+}
