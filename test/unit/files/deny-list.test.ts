@@ -46,6 +46,20 @@ describe('DenyList', () => {
     expect(new DenyList(['!server.jar', '*.jar']).deniedBy(['server.jar'])).toBe('*.jar');
   });
 
+  it('lets wildcards match dot files, so a leading dot is no way around a pattern', () => {
+    expect(denied(new DenyList(['*.key']), '.hidden.key')).toBe(true);
+    expect(denied(new DenyList(['secret/*']), 'secret/.env')).toBe(true);
+    expect(denied(new DenyList(['**/*.so']), '.cache/lib/x.so')).toBe(true);
+  });
+
+  it('reads patterns with stray spaces and slashes as the operator meant them', () => {
+    expect(denied(new DenyList(['  *.key  ']), 'a.key')).toBe(true);
+    expect(denied(new DenyList(['//config/server.yml']), 'config/server.yml')).toBe(true);
+    expect(denied(new DenyList(['private//']), 'private/a.txt')).toBe(true);
+    expect(new DenyList(['/', '//', '   ']).empty).toBe(true);
+    expect(new DenyList(['x']).empty).toBe(false);
+  });
+
   it('matches dot files and ignores blank and comment lines', () => {
     const list = new DenyList(['', '  ', '# comment', '.env']);
     expect(denied(list, '.env')).toBe(true);

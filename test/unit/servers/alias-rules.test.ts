@@ -26,6 +26,16 @@ describe('alias rules (PROTOCOL.md §5)', () => {
     expect(checkAlias('cm123', 'uuid-1', known(['uuid-1'], { cm123: 'uuid-1' }))).toBe('unchanged');
   });
 
+  it('says what is wrong', () => {
+    expect(() => checkAlias('cm1', 'nope', known(['uuid-1']))).toThrow('server nope not found');
+    expect(() => checkAlias('uuid-2', 'uuid-1', known(['uuid-1', 'uuid-2']))).toThrow('canonical id of another server');
+    expect(() => checkAlias('cm1', 'uuid-1', known(['uuid-1', 'uuid-2'], { cm1: 'uuid-2' }))).toThrow(
+      'already names server uuid-2',
+    );
+    expect(() => checkAlias('cm9', 'uuid-1', known(['uuid-1'], {}, MAX_ALIASES))).toThrow('table is full');
+    expect(() => checkAlias('../x', 'uuid-1', known(['uuid-1']))).toThrow('not a valid server id');
+  });
+
   it('refuses each broken rule with its code', () => {
     expect(codeOf(() => checkAlias('cm123', 'nope', known(['uuid-1'])))).toBe('SERVER_NOT_FOUND');
     expect(codeOf(() => checkAlias('uuid-2', 'uuid-1', known(['uuid-1', 'uuid-2'])))).toBe('INVALID_PAYLOAD');
