@@ -143,10 +143,11 @@ export class DockerRuntime {
   }
 
   async version(): Promise<{ version: string; apiVersion: string; cgroupVersion: string | undefined }> {
-    const v = await this.call('read the Engine version', (abortSignal) => this.signalled.version({ abortSignal }));
-    const info = await this.call('read Engine info', (abortSignal) => this.signalled.info({ abortSignal })).catch(
-      () => undefined,
-    );
+    // Side by side: the first health check, and so /ready, waits for both.
+    const [v, info] = await Promise.all([
+      this.call('read the Engine version', (abortSignal) => this.signalled.version({ abortSignal })),
+      this.call('read Engine info', (abortSignal) => this.signalled.info({ abortSignal })).catch(() => undefined),
+    ]);
     return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: info?.CgroupVersion };
   }
 
