@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { AgentConfig } from '../config/schema.js';
 import { AgentError } from '../errors.js';
-import type { ServerContext } from './context.js';
-import type { Server } from './server.js';
 import { Archiver } from '../files/archives.js';
 import { DenyList } from '../files/deny-list.js';
 import { IdNames } from '../files/file-info.js';
 import { toSegments } from '../files/path-rules.js';
 import { type Quota, ServerFiles } from '../files/server-files.js';
+import type { ServerContext } from './context.js';
+import type { Server } from './server.js';
 
 const MIB = 1024 * 1024;
 

@@ -70,7 +70,9 @@ export const environmentSchema = z
 const QUERY_TYPE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 export const querySchema = z.object({
-  type: z.string().regex(QUERY_TYPE, 'query.type must be a game or protocol id such as "minecraft" or "protocol-valve"'),
+  type: z
+    .string()
+    .regex(QUERY_TYPE, 'query.type must be a game or protocol id such as "minecraft" or "protocol-valve"'),
   port: integer.refine((n) => n >= 1 && n <= 65535, 'query.port must be 1-65535').optional(),
   intervalSeconds: integer
     .refine((n) => n >= 5 && n <= 3600, 'query.intervalSeconds must be from 5 to 3600')

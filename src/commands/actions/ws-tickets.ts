@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { TICKET_PERMISSIONS, type TicketSigner } from '../../protocol/tickets.js';
 import { integer } from '../../protocol/fields.js';
+import { TICKET_PERMISSIONS, type TicketSigner } from '../../protocol/tickets.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
 
 /**
