@@ -1,5 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { BootLoop } from './agent/boot-loop.js';
+import { Closers } from './agent/closers.js';
 import { buildHttpApp } from './api/http/app.js';
 import { NodeToken } from './api/http/auth.js';
 import { fileRoutes } from './api/http/file-routes.js';
@@ -71,6 +73,8 @@ export async function startAgent(
   log: Logger = createLogger(config.logLevel, undefined, { nodeId: config.nodeId }),
 ): Promise<RunningAgent> {
   const startedAt = Date.now();
+  // Closed in reverse order of registration at shutdown, after the quiesce steps of stop() below.
+  const closers = new Closers(log);
   await mkdir(config.dataDir, { recursive: true, mode: 0o711 });
   await ensureDataDirFormat(config.dataDir, log.child({ component: 'data-dir' }));
 
@@ -106,6 +110,7 @@ export async function startAgent(
   // persisted outbox so the panel can resume across the restart (PROTOCOL.md §6.3).
   const panelUrl = panelSocketUrl(config.panel, config.nodeId);
   const outbox = panelUrl ? new Outbox(config.dataDir, 10_000, log.child({ component: 'outbox' })) : undefined;
+  if (outbox) closers.add('panel outbox', outbox, (o) => o.close());
   const carried = await outbox?.load();
   const bus = new EventBus(carried ? { epoch: carried.epoch, startSeq: carried.seq, preload: carried.events } : {});
   if (outbox) {
@@ -124,7 +129,7 @@ export async function startAgent(
     host: { ioWeight: true },
     runAs: resolveRunAs(config.servers.user),
   };
-  const manager = new ServerManager(ctx);
+  const manager = closers.add('servers', new ServerManager(ctx), (m) => m.close());
   await manager.load();
 
   const aliasLookup =
@@ -153,6 +158,7 @@ export async function startAgent(
     timeoutMs: config.metrics.queryTimeoutMs,
     concurrency: config.metrics.queryConcurrency,
   });
+  closers.add('game queries', queries, (q) => q.close());
   dispatcher.register(lifecycleActions(manager, queries));
   dispatcher.register(consoleActions(ctx));
   const fileAccess = new FileAccess(ctx, config.files);
@@ -167,6 +173,7 @@ export async function startAgent(
       )
     : undefined;
   await webhooks?.start();
+  if (webhooks) closers.add('webhook outbox', webhooks, (w) => w.stop());
   dispatcher.register(
     modActions({
       ctx,
@@ -228,6 +235,7 @@ export async function startAgent(
     log.child({ component: 'stats' }),
   );
   statsPusher.start();
+  closers.add('stats pusher', statsPusher, (p) => p.stop());
 
   const panelLink = panelUrl
     ? new PanelLink({
@@ -266,6 +274,7 @@ export async function startAgent(
     panelOutboxEvents: () => (outbox ? bus.currentSeq - bus.oldestSeq + 1 : undefined),
     webhookOutboxEntries: () => webhooks?.size,
   });
+  closers.add('agent metrics', agentMetrics, (m) => m.close());
 
   const https =
     config.tls.certFile && config.tls.keyFile
@@ -307,6 +316,10 @@ export async function startAgent(
     },
   });
   await app.listen({ host: config.host, port: config.port });
+  // In-flight requests get a bounded time; then sockets are closed regardless.
+  closers.add('http', app, (a) =>
+    Promise.race([a.close(), new Promise((r) => setTimeout(r, config.shutdown.graceMs).unref())]),
+  );
   const metricsListener = config.metrics.listen
     ? await startMetricsListener({
         listen: config.metrics.listen,
@@ -316,6 +329,7 @@ export async function startAgent(
         log: log.child({ component: 'metrics' }),
       })
     : undefined;
+  if (metricsListener) closers.add('metrics listener', metricsListener, (m) => m.close());
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info(
@@ -323,52 +337,41 @@ export async function startAgent(
     'agent listening',
   );
 
-  const diskWatch = new DiskWatch(ctx);
+  const diskWatch = closers.add('disk watch', new DiskWatch(ctx), (w) => w.stop());
 
   panelLink?.start();
+  if (panelLink) closers.add('panel link', panelLink, (l) => l.stop());
 
   // Boot reconciliation waits for Docker: the agent serves /health and refuses Docker work until then.
-  let booted = false;
-  let booting: Promise<void> | undefined;
-  const boot = async () => {
-    if (booted || booting) return booting;
-    booting = (async () => {
-      try {
-        // Side by side: /ready waits for this chain, and each call costs 0.1-0.3 s on a loaded Engine (issue 13).
-        const [, facts] = await Promise.all([runtime.ensureNetwork(config.docker.network), runtime.hostFacts()]);
-        ctx.host = facts;
-        await manager.reconcile();
-        manager.watch();
-        void aliasLookup?.refresh();
-        diskWatch.start();
-        queries.start();
-        booted = true;
-        log.info({ servers: registry.size }, 'reconciled with Docker');
-      } catch (err) {
-        log.error({ err }, 'boot reconciliation failed; retrying when Docker is reachable');
-      } finally {
-        booting = undefined;
-      }
-    })();
-    return booting;
-  };
+  const bootLoop = new BootLoop(async () => {
+    // Side by side: /ready waits for this chain, and each call costs 0.1-0.3 s on a loaded Engine (issue 13).
+    const [, facts] = await Promise.all([runtime.ensureNetwork(config.docker.network), runtime.hostFacts()]);
+    ctx.host = facts;
+    await manager.reconcile();
+    manager.watch();
+    void aliasLookup?.refresh();
+    diskWatch.start();
+    queries.start();
+    log.info({ servers: registry.size }, 'reconciled with Docker');
+  }, log);
+  const boot = () => bootLoop.trigger();
   health.onChange((reachable) => {
     if (reachable) void boot();
   });
   health.start();
+  closers.add('docker health', health, (h) => h.stop());
 
   let stopping: Promise<void> | undefined;
   const stop = (reason: string): Promise<void> => {
     stopping ??= (async () => {
       log.info({ reason }, 'shutting down');
+      // Quiesce first: refuse new requests and boots, tell the clients, let a boot in progress end, and stop the
+      // servers when configured (the panel link is still up to report it). Then everything closes in reverse
+      // order of construction.
       beginShutdown();
-      health.stop();
-      diskWatch.stop();
-      queries.close();
-      statsPusher.stop();
+      bootLoop.close();
       bus.publish('daemon_message', undefined, { level: 'info', message: 'agent shutting down' });
-      panelLink?.stop();
-      if (booting) await booting;
+      await bootLoop.settled();
       if (config.shutdown.stopServers) {
         const active = registry.list().filter((s) => s.state === 'running' || s.state === 'starting');
         await Promise.allSettled(active.map((s) => stopServer(ctx, s, { signal: 'SIGTERM', timeoutS: 30 })));
@@ -377,13 +380,7 @@ export async function startAgent(
           await new Promise((r) => setTimeout(r, 200));
         }
       }
-      // In-flight requests get a bounded time; then sockets are closed regardless.
-      await Promise.race([app.close(), new Promise((r) => setTimeout(r, config.shutdown.graceMs).unref())]);
-      await manager.close();
-      await outbox?.close();
-      webhooks?.stop();
-      await metricsListener?.close();
-      agentMetrics.close();
+      await closers.closeAll();
       log.info('shutdown complete');
     })();
     return stopping;

@@ -19,7 +19,7 @@ const LAYERS: string[][] = [
   ['commands'],
   ['api'],
   ['panel'],
-  ['main.ts'],
+  ['main.ts', 'agent'],
   ['cli'],
 ];
 const RANK = new Map(LAYERS.flatMap((names, rank) => names.map((name) => [name, rank] as const)));
