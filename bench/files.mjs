@@ -1,19 +1,20 @@
-// Issue 5 figures: listing a directory of 10,000 files, and streaming upload/download throughput against a plain
-// stream copy of the same file on the same disk, measured in the same run.
+// Issue 5 and 13 figures: listing a directory of 10,000 files, and streaming upload/download throughput of the
+// agent against two peers measured in the same run: Go net/http (bench/peers/gofs.go, the stack Wings serves files
+// with) and bare node:http (bench/peers/nodefs.mjs, what Node's own HTTP stack reaches). Same client (curl), same
+// 256 MiB file, same disk, rounds interleaved.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import { createWriteStream } from 'node:fs';
+import { lstat, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import Docker from 'dockerode';
 import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
 import { startAgentProcess, waitFor } from './lib/agent.mjs';
+import { guaranteeCosts } from './lib/file-guarantees.mjs';
+import { buildGoPeer, startGoPeer, startNodePeer } from './lib/file-peers.mjs';
 
-const SIZE_MB = 256;
-// The same 1 MiB buffers on every side (baseline copy, client and agent), so the ratio compares paths, not buffers.
-const CHUNK = { highWaterMark: 1024 * 1024 };
+const SIZE_MIB = 256;
+const ROUNDS = Number(process.env.BENCH_FILE_ROUNDS ?? 9);
 
 async function timed(fn) {
   const t0 = performance.now();
@@ -21,107 +22,143 @@ async function timed(fn) {
   return performance.now() - t0;
 }
 
-/** curl as the client (as an operator would script it); BENCH_CLIENT=node uses a Node client with 1 MiB buffers. */
-function curlTransfer(method, url, token, file) {
+/** curl as the client, as an operator would script it; -f makes an HTTP error a failed transfer. */
+function curl(method, url, token, file) {
   const args = ['-sS', '-f', '-o', method === 'GET' ? file : '/dev/null', '-H', `authorization: Bearer ${token}`];
   if (method === 'PUT') args.push('-T', file);
   return new Promise((resolve, reject) => {
-    execFile('curl', [...args, url], (err) => (err ? reject(err) : resolve()));
+    execFile('curl', [...args, url], (err, _out, stderr) => (err ? reject(new Error(`${url}: ${stderr}`)) : resolve()));
   });
 }
 
-function transfer(method, url, token, file) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers: { authorization: `Bearer ${token}` } }, (res) => {
-      if (res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}`));
-      if (method === 'GET') pipeline(res, createWriteStream(file, CHUNK)).then(resolve, reject);
-      else {
-        res.resume();
-        res.on('end', resolve);
-      }
-    });
-    req.on('error', reject);
-    if (method === 'PUT') pipeline(createReadStream(file, CHUNK), req).catch(reject);
-    else req.end();
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+async function listing(agent, root, id, record) {
+  await mkdir(path.join(root, 'many'));
+  for (let i = 0; i < 10_000; i++) await writeFile(path.join(root, 'many', `file-${i}.txt`), 'x');
+  await agent.command({ action: 'list_files', serverId: id, payload: { path: '/many' } }); // warm-up
+  const viaAgent = await timed(async () => {
+    const r = await agent.command({ action: 'list_files', serverId: id, payload: { path: '/many' } });
+    if (r.data.files.length !== 10_000) throw new Error('listing incomplete');
   });
+  const raw = await timed(async () => {
+    const names = await readdir(path.join(root, 'many'));
+    for (const n of names) await lstat(path.join(root, 'many', n));
+  });
+  record({ name: 'list_files of 10,000 files', value: viaAgent, unit: 'ms' });
+  record({ name: 'readdir + lstat of the same 10,000 (direct)', value: raw, unit: 'ms' });
+  await rm(path.join(root, 'many'), { recursive: true });
 }
 
 export async function run(record) {
+  try {
+    execFileSync('curl', ['--version'], { stdio: 'ignore' });
+  } catch {
+    console.log('  skipped: no curl on PATH (apt-get install -y curl); the streaming figures need it as the client');
+    return;
+  }
   await ensureTestImage(new Docker());
+  const go = await buildGoPeer();
+  if (go.skipped) console.log(`  ${go.skipped}`);
   const agent = await startAgentProcess();
+  const peerRoots = await mkdtemp(path.join(path.dirname(agent.dataDir), 'cap-bench-peers-'));
+  const started = [];
   try {
     const id = randomBytes(16).toString('hex');
-    await agent.command({ action: 'create_server', serverId: id, payload: { image: TEST_IMAGE } });
+    // A disk limit, so the quota is enforced while the bytes flow, as on a real node.
+    const payload = { image: TEST_IMAGE, limits: { disk: 64 * 1024 } };
+    await agent.command({ action: 'create_server', serverId: id, payload });
     await waitFor(
       async () => (await agent.command({ action: 'get_server_status', serverId: id })).data?.status === 'offline',
       'install',
     );
     const root = path.join(agent.dataDir, 'volumes', id);
+    await listing(agent, root, id, record);
 
-    // Listing 10,000 files.
-    await mkdir(path.join(root, 'many'));
-    for (let i = 0; i < 10_000; i++) await writeFile(path.join(root, 'many', `file-${i}.txt`), 'x');
-    await agent.command({ action: 'list_files', serverId: id, payload: { path: '/many' } }); // warm-up
-    const viaAgent = await timed(async () => {
-      const r = await agent.command({ action: 'list_files', serverId: id, payload: { path: '/many' } });
-      if (r.data.files.length !== 10_000) throw new Error('listing incomplete');
-    });
-    const raw = await timed(async () => {
-      const names = await readdir(path.join(root, 'many'));
-      for (const n of names) await lstat(path.join(root, 'many', n));
-    });
-    record({ name: 'list_files of 10,000 files', value: viaAgent, unit: 'ms' });
-    record({ name: 'readdir + lstat of the same 10,000 (direct)', value: raw, unit: 'ms' });
-
-    // Streaming throughput against a plain stream copy on the same disk.
+    // Every side on the same disk (the agent's data directory and the peers' roots share one parent).
     const source = path.join(agent.dataDir, 'bench-source.bin');
+    const download = path.join(agent.dataDir, 'bench-download.bin');
     const chunk = randomBytes(1024 * 1024);
     const ws = createWriteStream(source);
-    for (let i = 0; i < SIZE_MB; i++) if (!ws.write(chunk)) await new Promise((r) => ws.once('drain', r));
+    for (let i = 0; i < SIZE_MIB; i++) if (!ws.write(chunk)) await new Promise((r) => ws.once('drain', r));
     await new Promise((r) => ws.end(r));
-    const url = `${agent.url}/api/servers/${id}/files/content?path=%2Fupload.bin`;
-    const hasCurl = (() => {
-      try {
-        execFileSync('curl', ['--version'], { stdio: 'ignore' });
-        return true;
-      } catch {
-        return false;
-      }
-    })();
-    const move = hasCurl && process.env.BENCH_CLIENT !== 'node' ? curlTransfer : transfer;
-    // Rounds of copy, upload, download back to back, each transfer compared with the copy of its own round: the
-    // disk and page cache here are shared and drift within seconds, so a ratio of medians taken minutes apart
-    // would measure the machine. The figures are the medians over the rounds.
-    const ROUNDS = 7;
-    const rounds = [];
-    const copy = () =>
-      pipeline(createReadStream(source, CHUNK), createWriteStream(path.join(agent.dataDir, 'bench-copy.bin'), CHUNK));
-    await copy(); // warm-up: page cache, JIT
-    await move('PUT', url, agent.token, source);
-    for (let round = 0; round < ROUNDS; round++) {
-      const copyMs = await timed(copy);
-      const upMs = await timed(() => move('PUT', url, agent.token, source));
-      const downMs = await timed(() => move('GET', url, agent.token, path.join(agent.dataDir, 'bench-download.bin')));
-      rounds.push({ copyMs, upMs, downMs });
+
+    const sides = [];
+    if (go.binary) {
+      await mkdir(path.join(peerRoots, 'go'));
+      const peer = await startGoPeer(go.binary, path.join(peerRoots, 'go'), agent.token);
+      started.push(peer);
+      sides.push({
+        key: 'go',
+        name: peer.name,
+        url: peer.url('upload.bin'),
+        stored: path.join(peerRoots, 'go', 'upload.bin'),
+      });
     }
-    const median = (pick) => rounds.map(pick).sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
-    const mbps = (ms) => SIZE_MB / (ms / 1000);
-    record({ name: `plain stream copy of ${SIZE_MB} MB (median)`, value: mbps(median((r) => r.copyMs)), unit: 'MB/s' });
-    record({ name: 'streaming upload via agent (median)', value: mbps(median((r) => r.upMs)), unit: 'MB/s' });
-    record({ name: 'streaming download via agent (median)', value: mbps(median((r) => r.downMs)), unit: 'MB/s' });
-    const up = median((r) => r.copyMs / r.upMs);
-    const down = median((r) => r.copyMs / r.downMs);
-    record({ name: 'upload throughput ratio agent/copy', value: up, unit: 'x', target: '>= 0.7', pass: up >= 0.7 });
-    record({
-      name: 'download throughput ratio agent/copy',
-      value: down,
-      unit: 'x',
-      target: '>= 0.7',
-      pass: down >= 0.7,
+    await mkdir(path.join(peerRoots, 'node'));
+    const nodePeer = await startNodePeer(path.join(peerRoots, 'node'), agent.token);
+    started.push(nodePeer);
+    sides.push({
+      key: 'node',
+      name: nodePeer.name,
+      url: nodePeer.url('upload.bin'),
+      stored: path.join(peerRoots, 'node', 'upload.bin'),
     });
-    for (const f of ['bench-source.bin', 'bench-copy.bin', 'bench-download.bin'])
-      await rm(path.join(agent.dataDir, f), { force: true });
+    const agentUrl = `${agent.url}/api/servers/${id}/files/content?path=%2Fupload.bin`;
+    sides.push({ key: 'agent', name: 'agent', url: agentUrl, stored: path.join(root, 'upload.bin') });
+
+    const once = async (side, method) => {
+      const ms = await timed(() => curl(method, side.url, agent.token, method === 'PUT' ? source : download));
+      const size = (await stat(method === 'PUT' ? side.stored : download)).size;
+      if (size !== SIZE_MIB * 1024 * 1024) throw new Error(`${side.name} ${method}: ${size} bytes`);
+      return ms;
+    };
+    for (const side of sides) await once(side, 'PUT'); // warm-up: page cache, JIT, the disk figure
+    for (const side of sides) await once(side, 'GET');
+    // Rounds: every side uploads, then every side downloads, the starting side rotating each round so no side
+    // always follows another's writeback. The machines here are shared and drift within seconds: each ratio is
+    // taken within its round and the figure is the median of those ratios.
+    const rounds = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = sides.map((_, i) => sides[(i + round) % sides.length]);
+      const r = {};
+      for (const side of order) r[`${side.key}.up`] = await once(side, 'PUT');
+      for (const side of order) r[`${side.key}.down`] = await once(side, 'GET');
+      rounds.push(r);
+    }
+    const mibps = (ms) => SIZE_MIB / (ms / 1000);
+    for (const dir of ['up', 'down']) {
+      const word = dir === 'up' ? 'upload' : 'download';
+      for (const side of sides) {
+        record({
+          name: `streaming ${word}, ${side.name} (median)`,
+          value: mibps(median(rounds.map((r) => r[`${side.key}.${dir}`]))),
+          unit: 'MiB/s',
+        });
+      }
+      for (const peer of sides.filter((s) => s.key !== 'agent')) {
+        const ratio = median(rounds.map((r) => r[`${peer.key}.${dir}`] / r[`agent.${dir}`]));
+        const target = peer.key === 'go' ? '>= 1.0' : null;
+        record({
+          name: `${word} ratio agent/${peer.key === 'go' ? 'Go net/http' : 'bare node:http'}`,
+          value: ratio,
+          unit: 'x',
+          target,
+          pass: target ? ratio >= 1.0 : null,
+        });
+      }
+    }
+    // Like for like on durability: no side fsyncs before its rename (gofs: io.Copy, Close, Rename; nodefs: the
+    // same; the agent: { fsync: false } in file-routes.ts), so there is one figure, not two.
+    record({ name: 'fsync before rename (Go, node, agent)', value: 'none, none, none', unit: '' });
+    await rm(source, { force: true });
+    await rm(download, { force: true });
+
+    await guaranteeCosts(record, { sizeMib: SIZE_MIB, uploadMs: median(rounds.map((r) => r['agent.up'])) });
   } finally {
+    for (const peer of started) await peer.stop();
+    await rm(peerRoots, { recursive: true, force: true });
+    if (go.dir) await rm(go.dir, { recursive: true, force: true });
     await agent.stop();
   }
 }

@@ -1,6 +1,6 @@
-import { constants, createReadStream, type Stats } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { AgentError } from '../errors.js';
 import type { DenyList } from './deny-list.js';
 import { compareEntries, type FileInfo, fileInfo, type IdNames } from './file-info.js';
@@ -9,6 +9,7 @@ import { errno, fsError } from './fs-errors.js';
 import { fdPath, Jail, type Located, tempBeside } from './jail.js';
 import { displayPath } from './path-rules.js';
 import { kindOf, openRegular, readBounded } from './safe-open.js';
+import { sendRange } from './send-range.js';
 import { assertTreeAllowed, copyTree, type Owner, removeTree } from './tree-ops.js';
 import { type SanitizeResult, sanitizeTree } from './tree-sanitize.js';
 import type { WalkLimits } from './tree-walk.js';
@@ -41,15 +42,13 @@ const WRITE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | co
 
 export { fsError } from './fs-errors.js';
 
-const MIB = 1024 * 1024;
-
 /** A regular file opened for a streamed download (ServerFiles.openForDownload). */
 export interface Download {
   st: Stats;
   display: string;
   name: string;
-  /** The bytes start..end (inclusive); the stream owns the file from then on. */
-  stream(start: number, end: number): Readable;
+  /** Sends the bytes start..end (inclusive) to `out` (send-range.ts), then closes the file either way. */
+  send(start: number, end: number, out: Writable): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -194,8 +193,8 @@ export class ServerFiles {
   }
 
   /**
-   * Opens a regular file for a streamed download. The caller either streams a byte range (the stream closes the
-   * file when it ends or is destroyed) or closes it. `name` is the file's own name (for Content-Disposition).
+   * Opens a regular file for a streamed download. The caller either sends a byte range (which closes the file
+   * when it settles) or closes it. `name` is the file's own name (for Content-Disposition).
    */
   async openForDownload(input: unknown): Promise<Download> {
     return this.with(input, { follow: true }, async (loc) => {
@@ -206,12 +205,12 @@ export class ServerFiles {
         display: loc.display,
         name: loc.name,
         close: () => handle.close(),
-        // 1 MiB reads on the numeric fd (callback reads, cheaper than FileHandle's promise per chunk): the
-        // defaults cost a syscall and an event-loop turn per 64 KiB of a multi-GB world.
-        stream: (start, end) => {
-          const stream = createReadStream('', { fd: handle.fd, start, end, autoClose: false, highWaterMark: MIB });
-          stream.once('close', () => void handle.close().catch(() => undefined));
-          return stream;
+        send: async (start, end, out) => {
+          try {
+            await sendRange(handle.fd, start, end, out);
+          } finally {
+            await handle.close();
+          }
         },
       };
     });

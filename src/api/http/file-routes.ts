@@ -1,3 +1,4 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError } from '../../errors.js';
@@ -89,11 +90,20 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
           .header('last-modified', st.mtime.toUTCString())
           .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`);
         if (range) reply.header('content-range', `bytes ${start}-${end}/${st.size}`);
-        if (st.size === 0) {
+        if (st.size === 0 || request.method === 'HEAD') {
           await file.close();
           return reply.send('');
         }
-        return reply.send(file.stream(start, end));
+        // The body goes straight to the socket from two reused buffers (send-range.ts) instead of through
+        // reply.send(stream), which would need a fresh buffer per read. The headers Fastify holds (the security
+        // headers of the onRequest hook included) go out with it.
+        reply.hijack();
+        reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+        await file.send(start, end, reply.raw).catch((err: unknown) => {
+          // The status line is gone: a failure can only cut the response, which the client sees as short.
+          reply.raw.destroy();
+          request.log.debug({ err }, 'download ended early');
+        });
       } catch (err) {
         return fail(reply, err);
       }
@@ -119,10 +129,16 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
             async (handle, headroom) => {
               if (declared > headroom) throw diskLimit(declared, headroom);
               const bound = Math.min(cap, headroom);
-              return writeBody(body, handle.fd, bound, () =>
-                bound < cap
-                  ? diskLimit(bound + 1, headroom)
-                  : new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`),
+              return writeBody(
+                body,
+                handle.fd,
+                bound,
+                () =>
+                  bound < cap
+                    ? diskLimit(bound + 1, headroom)
+                    : new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`),
+                // The request body is read by nothing else, so its chunks' memory is freed as it reaches the disk.
+                { ownsChunks: true },
               );
             },
             // No fsync before the rename: a multi-GB world upload would wait on the disk for seconds, and the
