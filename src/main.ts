@@ -44,7 +44,6 @@ import { DiskUsageTracker } from './servers/disk-usage.js';
 import { DiskWatch } from './servers/disk-watch.js';
 import { FileAccess } from './servers/file-access.js';
 import { ServerManager } from './servers/manager.js';
-import { stopServer } from './servers/power.js';
 import { ServerRegistry } from './servers/registry.js';
 import { ServerStore } from './servers/store.js';
 import { AGENT_VERSION, PROTOCOL_VERSION } from './version.js';
@@ -374,7 +373,7 @@ export async function startAgent(
       await bootLoop.settled();
       if (config.shutdown.stopServers) {
         const active = registry.list().filter((s) => s.state === 'running' || s.state === 'starting');
-        await Promise.allSettled(active.map((s) => stopServer(ctx, s, { signal: 'SIGTERM', timeoutS: 30 })));
+        await Promise.allSettled(active.map((s) => manager.power.stop(s, { signal: 'SIGTERM', timeoutS: 30 })));
         const deadline = Date.now() + 45_000;
         while (Date.now() < deadline && registry.list().some((s) => s.lock.current)) {
           await new Promise((r) => setTimeout(r, 200));

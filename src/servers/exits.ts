@@ -1,5 +1,5 @@
 import type { ServerContext } from './context.js';
-import { startServer } from './power.js';
+import type { PowerController } from './power.js';
 import type { Server } from './server.js';
 
 /**
@@ -11,7 +11,10 @@ export class ExitHandler {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly exhausted = new Set<string>();
 
-  constructor(private readonly ctx: ServerContext) {}
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly power: PowerController,
+  ) {}
 
   /** Inspects the server's container and settles its state if the process is gone. */
   async check(server: Server): Promise<void> {
@@ -73,7 +76,8 @@ export class ExitHandler {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (server.deleted || server.state !== 'crashed') return;
-      void startServer(this.ctx, server, 'crash_restart')
+      void this.power
+        .start(server, 'crash_restart')
         .then(() => server.log.info('restarted after crash'))
         .catch((err) => server.log.warn({ err }, 'automatic restart failed'));
     }, delayMs);

@@ -5,12 +5,13 @@ import type { ContainerEvent, ManagedContainer } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import { Semaphore } from '../util/semaphore.js';
 import { ServerConsole } from './console.js';
+import { ensureServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
 import { ExitHandler } from './exits.js';
 import { runInstall } from './install.js';
 import { InstallLogs } from './install-log.js';
 import { PortPool } from './port-pool.js';
-import { awaitSettling, resumeStop, startServer } from './power.js';
+import { awaitSettling, PowerController } from './power.js';
 import { Reconciler } from './reconciler.js';
 import { Server } from './server.js';
 import { type CreateServerPayload, resolveStartup, type ServerSpec, specFromPayload } from './spec.js';
@@ -46,11 +47,21 @@ export class ServerManager {
   /** Reattaches after an agent restart in flight at once (servers.reattachConcurrency). */
   private readonly reattachSlots: Semaphore;
 
+  /** The one owner of power actions; actions, crash restarts, boot recovery and the reconciler use it. */
+  readonly power: PowerController;
+
   constructor(readonly ctx: ServerContext) {
-    this.exits = new ExitHandler(ctx);
+    this.power = new PowerController({
+      runtime: ctx.runtime,
+      ensureContainer: (server) => ensureServerContainer(ctx, server),
+      // Read at each start: main sets the hook once the file access it needs exists.
+      beforeStart: (server) => ctx.beforeStart?.(server) ?? Promise.resolve(),
+      signalGraceMs: ctx.config.servers.signalGraceMs,
+    });
+    this.exits = new ExitHandler(ctx, this.power);
     this.ports = new PortPool(ctx.config.allocations.pool, ctx.config.servers.defaultIp);
     this.installLogs = new InstallLogs(ctx.config.dataDir, ctx.config.servers.installLogMaxBytes, ctx.bus, ctx.log);
-    this.reconciler = new Reconciler(ctx, this.exits);
+    this.reconciler = new Reconciler(ctx, this.exits, this.power);
     this.createSlots = new Semaphore(ctx.config.servers.createConcurrency);
     this.reattachSlots = new Semaphore(ctx.config.servers.reattachConcurrency);
   }
@@ -214,7 +225,7 @@ export class ServerManager {
   private async startWhenInstalled(server: Server): Promise<void> {
     await server.lock.settled();
     if (server.state === 'offline' && !server.deleted) {
-      await startServer(this.ctx, server).catch((err) => server.log.warn({ err }, 'start after install failed'));
+      await this.power.start(server).catch((err: unknown) => server.log.warn({ err }, 'start after install failed'));
     }
   }
 
@@ -312,7 +323,7 @@ export class ServerManager {
           await this.reattach(server, container.id);
           // After the reattach, so a stop command can be written to the console again.
           if (resume) {
-            resumeStop(ctx, server, { signal: pending?.signal ?? 'SIGTERM', timeoutS: pending?.timeoutS ?? 30 });
+            this.power.resumeStop(server, { signal: pending?.signal ?? 'SIGTERM', timeoutS: pending?.timeoutS ?? 30 });
           }
         });
     }
@@ -331,7 +342,7 @@ export class ServerManager {
       return () =>
         this.createSlots.run(async () => {
           if (server.deleted || server.lock.current || server.state !== 'offline') return;
-          await startServer(ctx, server, 'boot_restore');
+          await this.power.start(server, 'boot_restore');
           await server.lock.settled();
         });
     }

@@ -1,8 +1,6 @@
 import { isDockerTimeout } from '../docker/errors.js';
-import type { ContainerStatus } from '../docker/runtime.js';
+import type { ContainerStatus, DockerRuntime } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
-import { ensureServerContainer } from './container.js';
-import type { ServerContext } from './context.js';
 import { watchEula } from './egg/eula.js';
 import type { Server } from './server.js';
 import { canTransition, isActive, type ServerState, type StateReason } from './state.js';
@@ -19,6 +17,17 @@ export interface StopOptions {
 }
 
 export const DEFAULT_STOP: StopOptions = { signal: 'SIGTERM', timeoutS: 30 };
+
+/** What power actions need, and nothing else: the container calls, how to get a container, the start hook. */
+export interface PowerDeps {
+  runtime: Pick<DockerRuntime, 'attach' | 'start' | 'status' | 'findContainer' | 'kill' | 'waitForExit'>;
+  /** The server's container, (re-)created when missing or built from an older spec (container.ts). */
+  ensureContainer(server: Server): Promise<string>;
+  /** Work before every start once the container exists (the config-file rewrite); never throws. */
+  beforeStart?: ((server: Server) => Promise<void>) | undefined;
+  /** Extra wait after a stop command before the signal rung (servers.signalGraceMs). */
+  signalGraceMs: number;
+}
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -51,15 +60,15 @@ function refuseUnstartable(server: Server): void {
 }
 
 /** Attaches the console before starting, so no early line is lost, then starts the container. */
-async function launch(ctx: ServerContext, server: Server, signal: AbortSignal): Promise<void> {
-  const containerId = await ensureServerContainer(ctx, server);
-  await ctx.beforeStart?.(server);
-  server.console.attach(await ctx.runtime.attach(containerId));
+async function launch(deps: PowerDeps, server: Server, signal: AbortSignal): Promise<void> {
+  const containerId = await deps.ensureContainer(server);
+  await deps.beforeStart?.(server);
+  server.console.attach(await deps.runtime.attach(containerId));
   server.watchRun(watchEula(server));
   // A kill that pre-empted this start must not be undone by starting the container afterwards.
   if (signal.aborted) return;
   server.expectingExit = undefined;
-  const status = await startContainer(ctx, server, containerId);
+  const status = await startContainer(deps, server, containerId);
   if (status === 'undecided') return;
   await settleStarted(server, containerId, status);
 }
@@ -71,22 +80,22 @@ async function launch(ctx: ServerContext, server: Server, signal: AbortSignal): 
  * `starting` (the pending start kept), and the events stream (`start`, `die`) or the periodic reconcile settle it.
  */
 async function startContainer(
-  ctx: ServerContext,
+  deps: PowerDeps,
   server: Server,
   containerId: string,
 ): Promise<ContainerStatus | undefined | 'undecided'> {
   try {
-    await ctx.runtime.start(containerId);
+    await deps.runtime.start(containerId);
   } catch (err) {
     if (!isDockerTimeout(err)) throw err;
-    const status = await ctx.runtime.status(containerId).catch(() => undefined);
+    const status = await deps.runtime.status(containerId).catch(() => undefined);
     server.log.warn(
       { err, running: status?.running ?? null },
       'the Engine did not answer the start in time; the container decides the state',
     );
     return status?.running ? status : 'undecided';
   }
-  return ctx.runtime.status(containerId);
+  return deps.runtime.status(containerId);
 }
 
 /** A started container: `starting` → `running` (or waiting for startupDone). Shared by launch and adoption. */
@@ -111,13 +120,13 @@ async function settleStarted(server: Server, containerId: string, status: Contai
  * included); any other state is corrected by force, as boot reconciliation does, since the table describes what
  * the agent does and this is what Docker did.
  */
-export async function adoptRunning(ctx: ServerContext, server: Server, containerId: string): Promise<void> {
+async function adoptRunning(deps: PowerDeps, server: Server, containerId: string): Promise<void> {
   if (server.deleted || server.lock.current || server.expectingExit) return;
   if (server.state === 'installing' || server.state === 'install_failed' || server.state === 'suspended') return;
   const { done } = server.lock.run('start', async () => {
-    const status = await ctx.runtime.status(containerId);
+    const status = await deps.runtime.status(containerId);
     if (!status?.running || server.deleted) return;
-    if (!server.console.attached) server.console.attach(await ctx.runtime.attach(containerId));
+    if (!server.console.attached) server.console.attach(await deps.runtime.attach(containerId));
     server.log.info({ from: server.state, containerId }, 'container found running; following it');
     if (server.state !== 'starting') {
       const allowed = canTransition(server.state, 'starting');
@@ -152,17 +161,13 @@ async function failStart(server: Server, err: unknown): Promise<void> {
   }
 }
 
-export async function startServer(
-  ctx: ServerContext,
-  server: Server,
-  reason: StateReason = 'requested',
-): Promise<ServerState> {
+async function startServer(deps: PowerDeps, server: Server, reason: StateReason = 'requested'): Promise<ServerState> {
   await awaitSettling(server);
   if (server.state === 'running' || server.state === 'starting') return server.state;
   refuseUnstartable(server);
   server.lock.run('start', async (signal) => {
     try {
-      await launch(ctx, server, signal);
+      await launch(deps, server, signal);
     } catch (err) {
       await failStart(server, err);
     }
@@ -181,19 +186,19 @@ function toPending(options: StopOptions) {
  * the signal with a further grace; then SIGKILL. Each rung is reported as a daemon_message.
  */
 async function stopLadder(
-  ctx: ServerContext,
+  deps: PowerDeps,
   server: Server,
   options: StopOptions,
   signal: AbortSignal,
 ): Promise<{ exitCode: number; oomKilled: boolean } | undefined> {
-  const container = await ctx.runtime.findContainer(server.id);
+  const container = await deps.runtime.findContainer(server.id);
   if (!container) return undefined;
   const rungs = planStop({
     stopCommand: server.spec.stopCommand,
     stopSignal: server.spec.stopSignal,
     signal: options.signal,
     timeoutS: options.timeoutS,
-    graceMs: ctx.config.servers.signalGraceMs,
+    graceMs: deps.signalGraceMs,
     canWrite: server.console.attached,
   });
   let graceful = false;
@@ -208,33 +213,33 @@ async function stopLadder(
         i === 0 ? 'info' : 'warning',
         `${i === 0 ? 'sent' : 'still running; sending'} ${rung.signal}; ${wait}`,
       );
-      await ctx.runtime.kill(container.id, rung.signal);
+      await deps.runtime.kill(container.id, rung.signal);
     }
-    graceful = await ctx.runtime.waitForExit(container.id, rung.waitMs, signal);
+    graceful = await deps.runtime.waitForExit(container.id, rung.waitMs, signal);
   }
   if (signal.aborted) return undefined;
   if (!graceful) {
     server.notice('warning', 'did not stop in time; sending SIGKILL');
-    await ctx.runtime.kill(container.id, 'SIGKILL');
-    await ctx.runtime.waitForExit(container.id, 10_000);
+    await deps.runtime.kill(container.id, 'SIGKILL');
+    await deps.runtime.waitForExit(container.id, 10_000);
   }
-  const status = await ctx.runtime.status(container.id);
+  const status = await deps.runtime.status(container.id);
   return status ? { exitCode: status.exitCode, oomKilled: status.oomKilled } : undefined;
 }
 
 /** Whether the server's container runs, by inspection; an Engine that does not answer counts as running. */
-async function stillRunning(ctx: ServerContext, server: Server): Promise<boolean> {
+async function stillRunning(deps: PowerDeps, server: Server): Promise<boolean> {
   try {
-    const container = await ctx.runtime.findContainer(server.id);
-    return container ? ((await ctx.runtime.status(container.id))?.running ?? false) : false;
+    const container = await deps.runtime.findContainer(server.id);
+    return container ? ((await deps.runtime.status(container.id))?.running ?? false) : false;
   } catch {
     return true;
   }
 }
 
 /** Runs the ladder and settles the state; used by stop, restart, suspend and boot recovery. */
-export async function stopAndSettle(
-  ctx: ServerContext,
+async function stopAndSettle(
+  deps: PowerDeps,
   server: Server,
   options: StopOptions,
   signal: AbortSignal,
@@ -242,7 +247,7 @@ export async function stopAndSettle(
 ): Promise<boolean> {
   server.expectingExit = 'stop';
   try {
-    const exit = await stopLadder(ctx, server, options, signal);
+    const exit = await stopLadder(deps, server, options, signal);
     if (signal.aborted) return false;
     server.console.detach();
     if (server.pending?.action === 'stop') server.pending = undefined;
@@ -252,7 +257,7 @@ export async function stopAndSettle(
     server.reportFailure('stop', err);
     // A signal the Engine answered late may still have stopped it: the container decides (issue 13). Still
     // running leaves `stopping`, which the periodic reconcile corrects.
-    if (isDockerTimeout(err) && !signal.aborted && !(await stillRunning(ctx, server))) {
+    if (isDockerTimeout(err) && !signal.aborted && !(await stillRunning(deps, server))) {
       server.console.detach();
       await server.transition(final, { reason: 'requested', force: final === 'suspended' });
       return true;
@@ -264,12 +269,12 @@ export async function stopAndSettle(
   }
 }
 
-export async function stopServer(ctx: ServerContext, server: Server, options: StopOptions): Promise<ServerState> {
+async function stopServer(deps: PowerDeps, server: Server, options: StopOptions): Promise<ServerState> {
   // A start in progress only creates and starts the container (a second or so): let it finish, then stop.
   if (server.lock.current === 'start') await server.lock.settled();
   if (server.state !== 'running' && server.state !== 'starting' && server.state !== 'stopping') return server.state;
   const { joined } = server.lock.run('stop', async (signal) => {
-    await stopAndSettle(ctx, server, options, signal, 'offline');
+    await stopAndSettle(deps, server, options, signal, 'offline');
   });
   if (joined) return server.state;
   server.pending = { action: 'stop', ...toPending(options) };
@@ -277,17 +282,17 @@ export async function stopServer(ctx: ServerContext, server: Server, options: St
   return server.state;
 }
 
-export async function restartServer(ctx: ServerContext, server: Server, options: StopOptions): Promise<ServerState> {
+async function restartServer(deps: PowerDeps, server: Server, options: StopOptions): Promise<ServerState> {
   await awaitSettling(server);
   refuseUnstartable(server);
   const wasActive = server.state === 'running' || server.state === 'starting';
   server.lock.run('restart', async (signal) => {
     if (wasActive) {
-      if (!(await stopAndSettle(ctx, server, options, signal, 'offline')) || signal.aborted) return;
+      if (!(await stopAndSettle(deps, server, options, signal, 'offline')) || signal.aborted) return;
       await server.transition('starting', { reason: 'requested' });
     }
     try {
-      await launch(ctx, server, signal);
+      await launch(deps, server, signal);
     } catch (err) {
       await failStart(server, err);
     }
@@ -300,7 +305,7 @@ export async function restartServer(ctx: ServerContext, server: Server, options:
 }
 
 /** SIGKILL now, pre-empting any power action; the container and its files stay. */
-export async function killServer(ctx: ServerContext, server: Server): Promise<ServerState> {
+async function killServer(deps: PowerDeps, server: Server): Promise<ServerState> {
   if (server.state === 'installing') {
     throw new AgentError('INVALID_STATE', `server ${server.id} is installing; delete it to abort the install`);
   }
@@ -308,9 +313,9 @@ export async function killServer(ctx: ServerContext, server: Server): Promise<Se
   await Promise.race([server.lock.preempt(), sleep(3_000)]);
   server.expectingExit = 'kill';
   try {
-    const container = await ctx.runtime.findContainer(server.id);
+    const container = await deps.runtime.findContainer(server.id);
     if (container) {
-      const late = await ctx.runtime.kill(container.id, 'SIGKILL').then(
+      const late = await deps.runtime.kill(container.id, 'SIGKILL').then(
         () => undefined,
         (err: unknown) => {
           if (!isDockerTimeout(err)) throw err;
@@ -318,7 +323,7 @@ export async function killServer(ctx: ServerContext, server: Server): Promise<Se
         },
       );
       // A SIGKILL the Engine answered late has usually landed: inspection decides, not the timed-out call.
-      if (!(await ctx.runtime.waitForExit(container.id, 5_000)) && late) throw late;
+      if (!(await deps.runtime.waitForExit(container.id, 5_000)) && late) throw late;
     }
   } finally {
     server.expectingExit = undefined;
@@ -333,7 +338,7 @@ export async function killServer(ctx: ServerContext, server: Server): Promise<Se
   return server.state;
 }
 
-export async function suspendServer(ctx: ServerContext, server: Server): Promise<ServerState> {
+async function suspendServer(deps: PowerDeps, server: Server): Promise<ServerState> {
   await awaitSettling(server);
   if (server.state === 'suspended') return server.state;
   if (server.state === 'installing') throw new AgentError('INVALID_STATE', `server ${server.id} is installing`);
@@ -344,13 +349,13 @@ export async function suspendServer(ctx: ServerContext, server: Server): Promise
     return server.state;
   }
   server.lock.run('suspend', async (signal) => {
-    await stopAndSettle(ctx, server, { signal: 'SIGTERM', timeoutS: 10 }, signal, 'suspended');
+    await stopAndSettle(deps, server, { signal: 'SIGTERM', timeoutS: 10 }, signal, 'suspended');
   });
   await server.transition('stopping', { reason: 'requested' });
   return server.state;
 }
 
-export async function unsuspendServer(server: Server): Promise<ServerState> {
+async function unsuspendServer(server: Server): Promise<ServerState> {
   if (server.state !== 'suspended') return server.state;
   server.suspended = false;
   await server.transition('offline', { reason: 'requested' });
@@ -358,8 +363,55 @@ export async function unsuspendServer(server: Server): Promise<ServerState> {
 }
 
 /** Boot recovery of an acknowledged stop whose container still runs. */
-export function resumeStop(ctx: ServerContext, server: Server, options: StopOptions): void {
+function resumeStop(deps: PowerDeps, server: Server, options: StopOptions): void {
   server.lock.run('stop', async (signal) => {
-    await stopAndSettle(ctx, server, options, signal, 'offline');
+    await stopAndSettle(deps, server, options, signal, 'offline');
   });
+}
+
+/**
+ * The one owner of the power lifecycle (PROTOCOL.md §4.1): actions, crash restarts, boot recovery and the
+ * reconciler all go through it, built once with its narrow dependencies.
+ */
+export class PowerController {
+  constructor(private readonly deps: PowerDeps) {}
+
+  start(server: Server, reason: StateReason = 'requested'): Promise<ServerState> {
+    return startServer(this.deps, server, reason);
+  }
+
+  stop(server: Server, options: StopOptions = DEFAULT_STOP): Promise<ServerState> {
+    return stopServer(this.deps, server, options);
+  }
+
+  restart(server: Server, options: StopOptions = DEFAULT_STOP): Promise<ServerState> {
+    return restartServer(this.deps, server, options);
+  }
+
+  kill(server: Server): Promise<ServerState> {
+    return killServer(this.deps, server);
+  }
+
+  suspend(server: Server): Promise<ServerState> {
+    return suspendServer(this.deps, server);
+  }
+
+  unsuspend(server: Server): Promise<ServerState> {
+    return unsuspendServer(server);
+  }
+
+  /** Follows a container found running that the agent did not see start. */
+  adoptRunning(server: Server, containerId: string): Promise<void> {
+    return adoptRunning(this.deps, server, containerId);
+  }
+
+  /** Runs the stop ladder and settles the state (reinstall, suspend); false when it did not stop. */
+  stopAndSettle(server: Server, options: StopOptions, signal: AbortSignal, final: 'offline' | 'suspended') {
+    return stopAndSettle(this.deps, server, options, signal, final);
+  }
+
+  /** Boot recovery of an acknowledged stop whose container still runs. */
+  resumeStop(server: Server, options: StopOptions): void {
+    resumeStop(this.deps, server, options);
+  }
 }

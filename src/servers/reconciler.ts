@@ -2,7 +2,7 @@ import type { ManagedContainer } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import type { ServerContext } from './context.js';
 import type { ExitHandler } from './exits.js';
-import { adoptRunning } from './power.js';
+import type { PowerController } from './power.js';
 import type { Server } from './server.js';
 import { isActive } from './state.js';
 
@@ -39,6 +39,7 @@ export class Reconciler {
   constructor(
     private readonly ctx: ServerContext,
     private readonly exits: ExitHandler,
+    private readonly power: PowerController,
   ) {}
 
   start(): void {
@@ -59,9 +60,9 @@ export class Reconciler {
   /** A `start` event: a container the agent did not see start (or whose start call timed out) is followed. */
   onStart(server: Server, containerId: string): void {
     if (follows(server, containerId)) return;
-    void adoptRunning(this.ctx, server, containerId).catch((err) =>
-      server.log.warn({ err }, 'could not follow a container that started'),
-    );
+    void this.power
+      .adoptRunning(server, containerId)
+      .catch((err: unknown) => server.log.warn({ err }, 'could not follow a container that started'));
   }
 
   private async pass(): Promise<void> {
@@ -81,7 +82,7 @@ export class Reconciler {
     if (busy || !container || container.state !== 'created') this.unstarted.delete(server.id);
     if (busy) return;
     if (isUp(container) && container) {
-      if (!follows(server, container.id)) await adoptRunning(this.ctx, server, container.id);
+      if (!follows(server, container.id)) await this.power.adoptRunning(server, container.id);
       return;
     }
     if (!isActive(server.state)) return;

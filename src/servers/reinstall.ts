@@ -1,7 +1,7 @@
 import { AgentError, toAgentError } from '../errors.js';
 import type { ServerFiles } from '../files/server-files.js';
 import type { ServerContext } from './context.js';
-import { awaitSettling, DEFAULT_STOP, stopAndSettle } from './power.js';
+import { awaitSettling, DEFAULT_STOP, type PowerController } from './power.js';
 import type { Server } from './server.js';
 import { isActive } from './state.js';
 
@@ -11,6 +11,8 @@ import { isActive } from './state.js';
  */
 
 export interface ReinstallSteps {
+  /** The power owner, for the stop ladder before the install. */
+  power: PowerController;
   /** The install step under the reinstall's lock (ServerManager.installStep): records and settles the state. */
   install(signal: AbortSignal): Promise<void>;
   /** The server's sandbox, for a wipe. */
@@ -69,7 +71,7 @@ export async function reinstallServer(
   const active = isActive(server.state);
   const { joined } = server.lock.run('reinstall', async (signal) => {
     if (active) {
-      if (!(await stopAndSettle(ctx, server, DEFAULT_STOP, signal, 'offline')) || signal.aborted) return;
+      if (!(await steps.power.stopAndSettle(server, DEFAULT_STOP, signal, 'offline')) || signal.aborted) return;
       await server.transition('installing', { reason: 'requested' });
     }
     if (options.wipe) {

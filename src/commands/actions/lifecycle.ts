@@ -3,15 +3,7 @@ import { AgentError } from '../../errors.js';
 import type { QueryStatus } from '../../metrics/query-scheduler.js';
 import { boolish, integer, isValidServerId } from '../../protocol/fields.js';
 import type { ServerManager } from '../../servers/manager.js';
-import {
-  DEFAULT_STOP,
-  killServer,
-  restartServer,
-  startServer,
-  stopServer,
-  suspendServer,
-  unsuspendServer,
-} from '../../servers/power.js';
+import { DEFAULT_STOP } from '../../servers/power.js';
 import type { Server } from '../../servers/server.js';
 import { createServerPayload } from '../../servers/spec.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
@@ -57,7 +49,7 @@ export function lifecycleActions(
   manager: ServerManager,
   queries?: { status(serverId: string): QueryStatus | undefined },
 ): ActionDefinition[] {
-  const ctx = manager.ctx;
+  const { ctx, power } = manager;
   return [
     defineAction({
       name: 'create_server',
@@ -85,7 +77,7 @@ export function lifecycleActions(
       mode: 'ack',
       payload: empty,
       async run({ server, serverId }) {
-        return { message: 'start accepted', ...statusData(serverId, await startServer(ctx, server)) };
+        return { message: 'start accepted', ...statusData(serverId, await power.start(server)) };
       },
     }),
     defineAction({
@@ -95,7 +87,7 @@ export function lifecycleActions(
       mode: 'ack',
       payload: stopPayload,
       async run({ server, serverId }, p) {
-        const status = await stopServer(ctx, server, { signal: p.signal, timeoutS: p.timeout });
+        const status = await power.stop(server, { signal: p.signal, timeoutS: p.timeout });
         return { message: 'stop accepted', ...statusData(serverId, status) };
       },
     }),
@@ -106,7 +98,7 @@ export function lifecycleActions(
       mode: 'ack',
       payload: stopPayload,
       async run({ server, serverId }, p) {
-        const status = await restartServer(ctx, server, { signal: p.signal, timeoutS: p.timeout });
+        const status = await power.restart(server, { signal: p.signal, timeoutS: p.timeout });
         return { message: 'restart accepted', ...statusData(serverId, status) };
       },
     }),
@@ -117,7 +109,7 @@ export function lifecycleActions(
       mode: 'ack',
       payload: empty,
       async run({ server, serverId }) {
-        return { message: 'killed', ...statusData(serverId, await killServer(ctx, server)) };
+        return { message: 'killed', ...statusData(serverId, await power.kill(server)) };
       },
     }),
     defineAction({
@@ -136,7 +128,7 @@ export function lifecycleActions(
       mode: 'ack',
       payload: empty,
       async run({ server, serverId }) {
-        return statusData(serverId, await suspendServer(ctx, server));
+        return statusData(serverId, await power.suspend(server));
       },
     }),
     defineAction({
@@ -145,7 +137,7 @@ export function lifecycleActions(
       mode: 'sync',
       payload: empty,
       async run({ server, serverId }) {
-        return statusData(serverId, await unsuspendServer(server));
+        return statusData(serverId, await power.unsuspend(server));
       },
     }),
     defineAction({

@@ -40,7 +40,11 @@ export function maintenanceActions(manager: ServerManager, access: FileAccess): 
           ctx,
           server,
           { wipe: p.wipe },
-          { install: (signal) => manager.installStep(server, signal), files: () => access.files(server) },
+          {
+            power: manager.power,
+            install: (signal) => manager.installStep(server, signal),
+            files: () => access.files(server),
+          },
         );
         return { message: 'reinstall accepted', data: { serverId, status } };
       },
