@@ -1,4 +1,5 @@
 import type { ServerContext } from './context.js';
+import { CrashBudget } from './crash-budget.js';
 import type { PowerController } from './power.js';
 import type { Server } from './server.js';
 
@@ -7,14 +8,17 @@ import type { Server } from './server.js';
  * (and may be restarted within a budget), a clean exit is `offline` with reason `exited`.
  */
 export class ExitHandler {
-  private readonly restarts = new Map<string, number[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
-  private readonly exhausted = new Set<string>();
+  private readonly crashes: CrashBudget;
 
   constructor(
     private readonly ctx: ServerContext,
     private readonly power: PowerController,
-  ) {}
+    now: () => number = Date.now,
+  ) {
+    const { servers } = ctx.config;
+    this.crashes = new CrashBudget(() => ({ max: servers.autoRestartMax, windowMs: servers.autoRestartWindowMs }), now);
+  }
 
   /** Inspects the server's container and settles its state if the process is gone. */
   async check(server: Server): Promise<void> {
@@ -46,33 +50,23 @@ export class ExitHandler {
 
   /** Automatic restarts used in the current window, and whether the budget is spent (get_server_status). */
   budget(serverId: string): { used: number; max: number; exhausted: boolean } {
-    const { autoRestartMax, autoRestartWindowMs } = this.ctx.config.servers;
-    const now = Date.now();
-    const used = (this.restarts.get(serverId) ?? []).filter((t) => now - t < autoRestartWindowMs).length;
-    return { used, max: autoRestartMax, exhausted: this.exhausted.has(serverId) };
+    return this.crashes.status(serverId);
   }
 
   private maybeRestart(server: Server): void {
     const { autoRestart, autoRestartMax, autoRestartWindowMs } = this.ctx.config.servers;
     const policy = server.spec.restartPolicy ?? (autoRestart ? 'on_crash' : 'off');
     if (policy === 'off') return;
-    const now = Date.now();
-    const recent = (this.restarts.get(server.id) ?? []).filter((t) => now - t < autoRestartWindowMs);
-    if (recent.length >= autoRestartMax) {
-      this.restarts.set(server.id, recent);
-      this.exhausted.add(server.id);
+    const decision = this.crashes.crashed(server.id);
+    if (!decision.restart) {
       server.notice(
         'error',
-        `crashed ${recent.length + 1} times within ${Math.round(autoRestartWindowMs / 60_000)} min; not restarting again`,
+        `crashed ${decision.crashes} times within ${Math.round(autoRestartWindowMs / 60_000)} min; not restarting again`,
       );
       return;
     }
-    recent.push(now);
-    this.restarts.set(server.id, recent);
-    this.exhausted.delete(server.id);
-    // Back off a little more on each restart in the window so a crash loop does not spin.
-    const delayMs = 1000 * 2 ** (recent.length - 1);
-    server.notice('warning', `restarting after crash in ${delayMs / 1000} s (${recent.length}/${autoRestartMax})`);
+    const { delayMs, attempt } = decision;
+    server.notice('warning', `restarting after crash in ${delayMs / 1000} s (${attempt}/${autoRestartMax})`);
     const timer = setTimeout(() => {
       this.timers.delete(timer);
       if (server.deleted || server.state !== 'crashed') return;
@@ -86,8 +80,7 @@ export class ExitHandler {
   }
 
   forget(serverId: string): void {
-    this.restarts.delete(serverId);
-    this.exhausted.delete(serverId);
+    this.crashes.forget(serverId);
   }
 
   close(): void {
