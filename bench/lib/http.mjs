@@ -11,7 +11,7 @@ export function request({ url, socketPath, path, method = 'GET', headers = {}, b
     const req = http.request(
       {
         method,
-        path: target ? target.pathname : path,
+        path: target ? target.pathname + target.search : path,
         host: target?.hostname,
         port: target?.port,
         socketPath,

@@ -5,7 +5,7 @@
 // `bad option` that kills the process before a line of ours runs, so they cannot sit in the shebang or the unit.
 import { fileURLToPath } from 'node:url';
 import { EXIT } from './exit-codes.js';
-import { NODE_FLAGS } from './node-flags.js';
+import { LAUNCH_ENV, NODE_FLAGS } from './node-flags.js';
 
 const MIN_MAJOR = 22;
 const MIN_MINOR = 12;
@@ -27,8 +27,10 @@ const REEXEC = 'CTRL_ALT_PLAY_AGENT_REEXEC';
 const reexecuted = process.env[REEXEC] === '1';
 delete process.env[REEXEC];
 const missing = NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+// glibc reads its tunables when the process starts, so they too need the re-execution.
+const missingEnv = Object.entries(LAUNCH_ENV).filter(([name]) => process.env[name] === undefined);
 const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve;
-if (missing.length > 0 && !reexecuted && typeof execve === 'function') {
+if ((missing.length > 0 || missingEnv.length > 0) && !reexecuted && typeof execve === 'function') {
   // Replace this process with one that has the flags (same pid, same stdio: systemd, Docker and a shell see one
   // process), instead of a child that would need signal forwarding and cost a second Node's memory.
   const self = fileURLToPath(import.meta.url);
@@ -36,7 +38,7 @@ if (missing.length > 0 && !reexecuted && typeof execve === 'function') {
     process,
     process.execPath,
     [process.execPath, ...process.execArgv, ...missing, self, ...process.argv.slice(2)],
-    { ...process.env, [REEXEC]: '1' },
+    { ...Object.fromEntries(missingEnv), ...process.env, [REEXEC]: '1' },
   );
 }
 if (missing.length > 0) {

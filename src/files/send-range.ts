@@ -55,10 +55,10 @@ export function sendRange(fd: number, start: number, end: number, out: Writable)
         reading = false;
         if (failure) return settle();
         if (err || n === 0) {
-          // A file truncated under us (n === 0) cannot keep the Content-Length promise: cut the response.
-          const cause = err ?? new Error('the file ended before the range did');
-          out.destroy(cause);
-          return settle(cause);
+          // A file truncated under us (n === 0) cannot keep the Content-Length promise: cut the response. Destroyed
+          // without the error, which would be an 'error' event nobody may be listening to; the caller gets it.
+          out.destroy();
+          return settle(err ?? new Error('the file ended before the range did'));
         }
         position += n;
         inFlight++;

@@ -90,7 +90,7 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
           .header('last-modified', st.mtime.toUTCString())
           .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`);
         if (range) reply.header('content-range', `bytes ${start}-${end}/${st.size}`);
-        if (st.size === 0 || request.method === 'HEAD') {
+        if (st.size === 0) {
           await file.close();
           return reply.send('');
         }
@@ -99,6 +99,11 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
         // headers of the onRequest hook included) go out with it.
         reply.hijack();
         reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+        if (request.method === 'HEAD') {
+          await file.close();
+          reply.raw.end();
+          return;
+        }
         await file.send(start, end, reply.raw).catch((err: unknown) => {
           // The status line is gone: a failure can only cut the response, which the client sees as short.
           reply.raw.destroy();
