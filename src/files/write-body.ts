@@ -4,10 +4,9 @@ import { AgentError } from '../errors.js';
 
 /**
  * Queued bytes above which the body is paused until the disk catches up. 1 MiB (16 socket reads per writev):
- * batches that stay in the CPU cache while they are copied into the page cache. Measured with curl, 256 MiB,
- * agent V8 flags, interleaved rounds: 4 MiB 81-334 MiB/s and 310-700 ms of CPU per upload (the spread of a shared
- * machine), 1 MiB 166-196 MiB/s at 410-460 ms on the loaded runs, 128 KiB worse again (510 ms: a writev per two
- * reads).
+ * batches that stay in the CPU cache while they are copied into the page cache. Measured in a bare node:http
+ * server with the agent's V8 flags, curl, 256 MiB, interleaved rounds on a loaded machine: 4 MiB 310-860 ms of CPU
+ * per upload, 1 MiB 410-460 ms, 512 KiB the same, 128 KiB worse again (510 ms: a writev per two reads).
  */
 const HIGH_WATER = 1024 * 1024;
 
