@@ -7,7 +7,7 @@ import type { AgentConfig } from '../config/schema.js';
 
 /** Who this agent is: the node token (one holder, rotated live) and the agent id kept in the data directory. */
 export interface AgentIdentity {
-  /** The token as read at start; the panel link dials with it. */
+  /** The token as read at start (the rotating holder below is what every user reads). */
   token: string;
   nodeToken: NodeToken;
   agentId: string;

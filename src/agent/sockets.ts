@@ -37,7 +37,7 @@ function buildPanelLink(
   if (!domain.panelUrl) return undefined;
   return new PanelLink({
     url: domain.panelUrl,
-    token: identity.token,
+    token: () => identity.nodeToken.current(),
     agentId: identity.agentId,
     nodeId: config.nodeId,
     version: AGENT_VERSION,

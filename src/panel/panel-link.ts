@@ -27,7 +27,8 @@ const CONFORMING = new Set(['welcome', 'ping', 'pong', 'command']);
 
 export interface PanelLinkOptions {
   url: URL;
-  token: string;
+  /** The node token as it is now: read at each dial, so `token rotate` + SIGHUP reaches the link too. */
+  token: () => string;
   agentId: string;
   nodeId: string;
   version: string;
@@ -88,7 +89,7 @@ export class PanelLink {
     const { options } = this;
     const socket = new WebSocket(options.url, {
       headers: {
-        authorization: `Bearer ${options.token}`,
+        authorization: `Bearer ${options.token()}`,
         'x-agent-id': options.agentId,
         'x-node-id': options.nodeId,
         'user-agent': `ctrl-alt-play-agent/${options.version}`,
