@@ -1,6 +1,5 @@
 import { AgentError, toAgentError } from '../errors.js';
 import type { ServerFiles } from '../files/server-files.js';
-import type { ServerContext } from './context.js';
 import { awaitSettling, DEFAULT_STOP, type PowerController } from './power.js';
 import type { Server } from './server.js';
 import { isActive } from './state.js';
@@ -54,7 +53,6 @@ export async function wipeServerFiles(files: ServerFiles): Promise<{ removed: nu
 }
 
 export async function reinstallServer(
-  ctx: ServerContext,
   server: Server,
   options: { wipe: boolean },
   steps: ReinstallSteps,

@@ -37,7 +37,6 @@ export function maintenanceActions(manager: ServerManager, access: FileAccess): 
       payload: z.object({ wipe: boolish.default(false) }),
       async run({ server, serverId }, p) {
         const status = await reinstallServer(
-          ctx,
           server,
           { wipe: p.wipe },
           {
