@@ -7,8 +7,6 @@ import { createLogger, type LogOutput, openLogOutput } from '../logging.js';
 import { type RunningAgent, startAgent } from '../main.js';
 import { AGENT_VERSION } from '../version.js';
 import { registerAliasCommands } from './alias.js';
-import { diagnosticsReport } from './diagnostics.js';
-import { printDoctor, runDoctor } from './doctor.js';
 import { EXIT } from './exit-codes.js';
 import { registerTokenCommands } from './token.js';
 
@@ -156,6 +154,9 @@ export function buildProgram(): Command {
       .description('check this host and print what to fix (changes nothing)')
       .option('--json', 'print the checks as JSON'),
   ).action(async (flags: GlobalFlags & { json?: boolean }) => {
+    // Loaded for this command only: doctor imports node:http as an ES module, which loads Node's bundled undici
+    // (about 14 MB resident) into every agent that merely started.
+    const { printDoctor, runDoctor } = await import('./doctor.js');
     const report = await runDoctor(configFrom(flags));
     if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else printDoctor(report, (line) => process.stdout.write(`${line}\n`));
@@ -170,6 +171,7 @@ export function buildProgram(): Command {
       )
       .option('--json', 'JSON instead of YAML'),
   ).action(async (flags: GlobalFlags & { json?: boolean }) => {
+    const { diagnosticsReport } = await import('./diagnostics.js');
     process.stdout.write(await diagnosticsReport(loadedFrom(flags), flags.json ? 'json' : 'text'));
   });
   return program;
