@@ -1,26 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import type { Logger } from 'pino';
 import { type AgentStatus, buildHttpApp } from '../api/http/app.js';
 import { fileRoutes } from '../api/http/file-routes.js';
 import { metricsRoute, startMetricsListener } from '../api/http/metrics-routes.js';
 import { buildOpenApiDocument, docsRoute } from '../api/http/openapi.js';
 import { wsPlugin } from '../api/ws/plugin.js';
-import type { AgentConfig } from '../config/schema.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { AGENT_VERSION, PROTOCOL_VERSION } from '../version.js';
-import type { Closers } from './closers.js';
-import type { Commands } from './commands.js';
-import type { Domain } from './domain.js';
-import type { AgentIdentity } from './identity.js';
-import type { Sockets } from './sockets.js';
+import type { SocketDeps, Sockets } from './sockets.js';
 
-interface HttpDeps {
-  config: AgentConfig;
-  log: Logger;
-  closers: Closers;
-  identity: AgentIdentity;
-  domain: Domain;
-  commands: Commands;
+interface HttpDeps extends SocketDeps {
   sockets: Sockets;
   startedAtMs: number;
 }

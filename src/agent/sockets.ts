@@ -19,7 +19,7 @@ export interface Sockets {
   matchesToken(candidate: string | undefined): boolean;
 }
 
-interface SocketDeps {
+export interface SocketDeps {
   config: AgentConfig;
   log: Logger;
   closers: Closers;

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type picomatchType from 'picomatch';
+import { AgentError } from '../errors.js';
 
 /**
  * The file denylist (node-wide `files.denylist` and a server's own `denylist`, egg `file_denylist`), matched on
@@ -58,6 +59,16 @@ export class DenyList {
     let decided: Rule | undefined;
     for (const rule of this.rules) if (rule.test(relative)) decided = rule;
     return decided;
+  }
+
+  /** Refuses with PERMISSION_DENIED when any of `candidates` (root-relative segments) is denied. */
+  assertAllowed(field: string, shown: string, ...candidates: readonly (readonly string[])[]): void {
+    for (const segments of candidates) {
+      const pattern = this.deniedBy(segments);
+      if (pattern !== undefined) {
+        throw new AgentError('PERMISSION_DENIED', `${field}: ${shown} is on the file denylist (${pattern})`);
+      }
+    }
   }
 
   /** The pattern that denies `segments` (root-relative) or one of its ancestors; undefined when allowed. */

@@ -87,16 +87,6 @@ export class Jail {
     readonly deny: DenyList,
   ) {}
 
-  /** Refuses a path the denylist covers, on its lexical and on its resolved segments. */
-  checkAllowed(field: string, shown: string, ...candidates: readonly string[][]): void {
-    for (const segments of candidates) {
-      const pattern = this.deny.deniedBy(segments);
-      if (pattern !== undefined) {
-        throw new AgentError('PERMISSION_DENIED', `${field}: ${shown} is on the file denylist (${pattern})`);
-      }
-    }
-  }
-
   private async realRoot(): Promise<string> {
     this.rootReal ??= await realpath(this.root);
     return this.rootReal;
@@ -170,7 +160,8 @@ export class Jail {
         segments[segments.length - 1] as string,
       ];
     }
-    this.checkAllowed(field, displayPath(segments), segments, parts);
+    // The denylist on the lexical and on the resolved segments.
+    this.deny.assertAllowed(field, displayPath(segments), segments, parts);
     const dir = await this.openDirChain(rootReal, parts.slice(0, -1), field, displayPath(segments));
     return located(dir, segments, parts);
   }
@@ -237,7 +228,7 @@ export class Jail {
     }
     const parts = path.relative(rootReal, parentReal).split('/').filter(Boolean);
     const name = segments[segments.length - 1] as string;
-    this.checkAllowed(field, displayPath(segments), segments, [...parts, name]);
+    this.deny.assertAllowed(field, displayPath(segments), segments, [...parts, name]);
     const dir = await this.openDirChain(rootReal, parts, field, displayPath(segments), mkdirAt);
     return located(dir, segments, [...parts, name]);
   }

@@ -40,8 +40,6 @@ export interface Quota {
 const NOFOLLOW_READ = constants.O_RDONLY | constants.O_NOFOLLOW;
 const WRITE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
-export { fsError } from './fs-errors.js';
-
 /** A regular file opened for a streamed download (ServerFiles.openForDownload). */
 export interface Download {
   st: Stats;

@@ -4,7 +4,7 @@ import { AgentError } from '../errors.js';
 import { Archiver } from '../files/archives.js';
 import { DenyList } from '../files/deny-list.js';
 import { IdNames } from '../files/file-info.js';
-import { toSegments } from '../files/path-rules.js';
+import { displayPath, toSegments } from '../files/path-rules.js';
 import { type Quota, ServerFiles } from '../files/server-files.js';
 import type { ServerContext } from './context.js';
 import type { Server } from './server.js';
@@ -89,13 +89,7 @@ export class FileAccess {
    */
   checkAllowed(server: Server, input: unknown, field = 'path'): void {
     const segments = toSegments(input, field);
-    const pattern = this.denyList(server).deniedBy(segments);
-    if (pattern !== undefined) {
-      throw new AgentError(
-        'PERMISSION_DENIED',
-        `${field}: /${segments.join('/')} is on the file denylist (${pattern})`,
-      );
-    }
+    this.denyList(server).assertAllowed(field, displayPath(segments), segments);
   }
 
   /**

@@ -83,6 +83,18 @@ export async function removeDataDir(dataDir: string): Promise<void> {
   await rm(dataDir, { recursive: true, force: true });
 }
 
+/** Deletes every server the agent knows (containers and files with them), then stops it and removes its data. */
+export async function deleteServersAndStop(agent: TestAgent): Promise<void> {
+  const { servers } = (await agent.command({ action: 'list_servers' })).data as { servers: { serverId: string }[] };
+  for (const { serverId } of servers) await agent.command({ action: 'delete_server', serverId });
+  await waitFor(
+    async () => (await agent.command({ action: 'list_servers' })).data.servers.length === 0,
+    'every server to be deleted',
+  );
+  await agent.stop();
+  await removeDataDir(agent.dataDir);
+}
+
 /** Polls `probe` until it returns a truthy value (the panel polls too); fails with the last value seen. */
 export async function waitFor<T>(probe: () => Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

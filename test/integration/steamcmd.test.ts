@@ -5,7 +5,14 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INSTALL_CAPABILITIES } from '../../src/docker/install-options.js';
-import { removeDataDir, startTestAgent, type TestAgent, uuid, waitFor, waitForStatus } from '../helpers/agent.js';
+import {
+  deleteServersAndStop,
+  startTestAgent,
+  type TestAgent,
+  uuid,
+  waitFor,
+  waitForStatus,
+} from '../helpers/agent.js';
 import { TEST_IMAGE } from '../helpers/constants.js';
 import { LABEL_AGENT_ID, LABEL_SERVER_ID } from '../helpers/labels.js';
 import { STEAMCMD_IMAGE } from '../helpers/steamcmd-image.mjs';
@@ -86,14 +93,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   socket?.close();
-  const { servers } = (await agent.command({ action: 'list_servers' })).data as { servers: { serverId: string }[] };
-  for (const { serverId } of servers) await agent.command({ action: 'delete_server', serverId });
-  await waitFor(
-    async () => (await agent.command({ action: 'list_servers' })).data.servers.length === 0,
-    'every server to be deleted',
-  );
-  await agent.stop();
-  await removeDataDir(agent.dataDir);
+  await deleteServersAndStop(agent);
   await docker
     .getNetwork(installNetwork)
     .remove()

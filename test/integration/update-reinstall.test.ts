@@ -3,6 +3,7 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  deleteServersAndStop,
   prepareDataDir,
   removeDataDir,
   startTestAgent,
@@ -26,14 +27,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const { servers } = (await agent.command({ action: 'list_servers' })).data as { servers: { serverId: string }[] };
-  for (const { serverId } of servers) await agent.command({ action: 'delete_server', serverId });
-  await waitFor(
-    async () => (await agent.command({ action: 'list_servers' })).data.servers.length === 0,
-    'every server to be deleted',
-  );
-  await agent.stop();
-  await removeDataDir(agent.dataDir);
+  await deleteServersAndStop(agent);
 });
 
 async function inspect(a: TestAgent, id: string) {

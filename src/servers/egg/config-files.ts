@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CONFIG_PARSERS, type ConfigFileRule, type ConfigParser } from '../../files/config-files/rules.js';
 import { toSegments } from '../../files/path-rules.js';
 import { checkBounds, EggError, type EggPath } from './parse.js';
 
@@ -9,16 +10,8 @@ import { checkBounds, EggError, type EggPath } from './parse.js';
  * the sandbox's path rules now, so a file outside the server directory is refused at create, not at start.
  */
 
-export const CONFIG_FILE_PARSERS = ['properties', 'ini', 'json', 'yaml', 'yml', 'xml', 'toml', 'file'] as const;
-export type ConfigFileParser = (typeof CONFIG_FILE_PARSERS)[number];
-
-export interface ConfigFileSpec {
-  /** Root-relative, normalised by the sandbox's path rules (`a/./b` → `a/b`), never empty. */
-  path: string;
-  parser: ConfigFileParser;
-  /** Key (dotted path; for `file`, a line prefix) → value or template, as the egg gives it. */
-  find: Record<string, unknown>;
-}
+/** The rewriters' own parser list and rule shape (files/config-files/rules.ts): what is accepted is what can run. */
+export type ConfigFileSpec = ConfigFileRule;
 
 const MAX_FILES = 64;
 const MAX_KEYS = 256;
@@ -41,7 +34,7 @@ function checkPath(raw: unknown, path: EggPath): string {
   return segments.join('/');
 }
 
-function checkFind(find: unknown, parser: ConfigFileParser, path: EggPath): Record<string, unknown> {
+function checkFind(find: unknown, parser: ConfigParser, path: EggPath): Record<string, unknown> {
   if (find === undefined || find === null) return {};
   if (!isRecord(find)) throw new EggError(path, 'must be an object of key → value');
   const keys = Object.keys(find);
@@ -61,13 +54,13 @@ function checkFind(find: unknown, parser: ConfigFileParser, path: EggPath): Reco
 function checkEntry(path: unknown, entry: unknown, where: EggPath): ConfigFileSpec {
   if (!isRecord(entry)) throw new EggError(where, 'must be an object {parser, find}');
   const parser = entry.parser;
-  if (typeof parser !== 'string' || !(CONFIG_FILE_PARSERS as readonly string[]).includes(parser)) {
-    throw new EggError([...where, 'parser'], `must be one of ${CONFIG_FILE_PARSERS.join(', ')}`);
+  if (typeof parser !== 'string' || !(CONFIG_PARSERS as readonly string[]).includes(parser)) {
+    throw new EggError([...where, 'parser'], `must be one of ${CONFIG_PARSERS.join(', ')}`);
   }
   return {
     path: checkPath(path, where),
-    parser: parser as ConfigFileParser,
-    find: checkFind(entry.find, parser as ConfigFileParser, [...where, 'find']),
+    parser: parser as ConfigParser,
+    find: checkFind(entry.find, parser as ConfigParser, [...where, 'find']),
   };
 }
 
