@@ -39,11 +39,28 @@ export function parseMode(raw: unknown): number {
 
 const encodingField = z.enum(['utf8', 'utf-8', 'base64']).optional();
 
+/** Refuses paths the denylist names, field by field, before any work (the sandbox checks the resolved path too). */
+type Guard = (server: Server, ...paths: [unknown, string][]) => void;
+
+/**
+ * Every file action, in groups by what they do: browse, move content in and out of JSON, change the tree, read and
+ * set metadata, archive. The groups keep the actions in the order the OpenAPI document lists them.
+ */
 export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefinition[] {
-  const files = (server: Parameters<FileAccess['files']>[0]) => access.files(server);
-  const guard = (server: Server, ...paths: [unknown, string][]) => {
+  const guard: Guard = (server, ...paths) => {
     for (const [p, field] of paths) access.checkAllowed(server, p, field);
   };
+  return [
+    ...browseActions(access, signer, guard),
+    ...contentActions(access, guard),
+    ...treeActions(access, guard),
+    ...metadataActions(access, guard),
+    ...archiveActions(access, guard),
+  ];
+}
+
+/** A signed URL for a browser's own transfer, listings and search. */
+function browseActions(access: FileAccess, signer: UrlSigner, guard: Guard): ActionDefinition[] {
   return [
     defineAction({
       name: 'get_file_url',
@@ -66,7 +83,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       mode: 'sync',
       payload: z.object({ path: anyPath.default('/') }),
       async run({ server }, p) {
-        return { data: await files(server).list(p.path) };
+        return { data: await access.files(server).list(p.path) };
       },
     }),
     defineAction({
@@ -79,10 +96,16 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
         fileType: z.enum(['file', 'directory', 'all']).optional(),
       }),
       async run({ server }, p) {
-        const result = await files(server).search(p.path, p.query, p.fileType ?? 'all');
+        const result = await access.files(server).search(p.path, p.query, p.fileType ?? 'all');
         return { data: { ...result, query: p.query } };
       },
     }),
+  ];
+}
+
+/** A whole file's content inside the JSON of a command: read as text or base64, written, downloaded. */
+function contentActions(access: FileAccess, guard: Guard): ActionDefinition[] {
+  return [
     defineAction({
       name: 'read_file',
       scope: 'server',
@@ -90,7 +113,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       payload: z.object({ path: anyPath, encoding: encodingField }),
       async run({ server }, p) {
         guard(server, [p.path, 'path']);
-        const { path, bytes, modified } = await files(server).read(p.path);
+        const { path, bytes, modified } = await access.files(server).read(p.path);
         const base64 = p.encoding === 'base64';
         // Invalid UTF-8 is replaced, never an error: game configs are sometimes Latin-1.
         const content = base64 ? bytes.toString('base64') : new TextDecoder('utf-8').decode(bytes);
@@ -105,7 +128,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
         payload: z.object({ path: anyPath, content: z.string(), encoding: encodingField }),
         async run({ server }, p) {
           guard(server, [p.path, 'path']);
-          return { data: await files(server).write(p.path, decodeContent(p.content, p.encoding)) };
+          return { data: await access.files(server).write(p.path, decodeContent(p.content, p.encoding)) };
         },
       }),
     ),
@@ -116,14 +139,24 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       payload: z.object({ path: anyPath }),
       async run({ server }, p) {
         guard(server, [p.path, 'path']);
-        const { path, bytes, modified } = await files(server).read(
-          p.path,
-          access.config.downloadMaxBytes,
-          'download_file',
-        );
+        const { downloadMaxBytes } = access.config;
+        const { path, bytes, modified } = await access.files(server).read(p.path, downloadMaxBytes, 'download_file');
         return { data: { path, content: bytes.toString('base64'), encoding: 'base64', size: bytes.length, modified } };
       },
     }),
+  ];
+}
+
+/** The two names of a move and what each calls its two ends (PROTOCOL.md §4.4); the reply echoes those fields. */
+const MOVES = [
+  ['rename_file', 'oldPath', 'newPath'],
+  ['move_file', 'sourcePath', 'destinationPath'],
+] as const;
+
+/** New directories, deletes, moves (one operation under two names) and copies, which may outlast the request. */
+function treeActions(access: FileAccess, guard: Guard): ActionDefinition[] {
+  const files = (server: Server) => access.files(server);
+  return [
     // Single-path actions whose reply is the operation's own result.
     ...(
       [
@@ -142,31 +175,19 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
         },
       }),
     ),
-    defineAction({
-      name: 'rename_file',
-      scope: 'server',
-      mode: 'sync',
-      payload: z.object({ oldPath: anyPath, newPath: anyPath }),
-      async run({ server }, p) {
-        guard(server, [p.oldPath, 'oldPath'], [p.newPath, 'newPath']);
-        const { from, to } = await files(server).move(p.oldPath, p.newPath, ['oldPath', 'newPath']);
-        return { data: { oldPath: from, newPath: to } };
-      },
-    }),
-    defineAction({
-      name: 'move_file',
-      scope: 'server',
-      mode: 'sync',
-      payload: z.object({ sourcePath: anyPath, destinationPath: anyPath }),
-      async run({ server }, p) {
-        guard(server, [p.sourcePath, 'sourcePath'], [p.destinationPath, 'destinationPath']);
-        const { from, to } = await files(server).move(p.sourcePath, p.destinationPath, [
-          'sourcePath',
-          'destinationPath',
-        ]);
-        return { data: { sourcePath: from, destinationPath: to } };
-      },
-    }),
+    ...MOVES.map(([name, fromField, toField]) =>
+      defineAction({
+        name,
+        scope: 'server',
+        mode: 'sync',
+        payload: z.object({ [fromField]: anyPath, [toField]: anyPath }),
+        async run({ server }, p) {
+          guard(server, [p[fromField], fromField], [p[toField], toField]);
+          const { from, to } = await files(server).move(p[fromField], p[toField], [fromField, toField]);
+          return { data: { [fromField]: from, [toField]: to } };
+        },
+      }),
+    ),
     defineAction({
       name: 'copy_file',
       scope: 'server',
@@ -174,18 +195,23 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       payload: z.object({ sourcePath: anyPath, destinationPath: anyPath }),
       async run({ server }, p) {
         guard(server, [p.sourcePath, 'sourcePath'], [p.destinationPath, 'destinationPath']);
-        return {
-          data: await access.background(server, 'copy_file', () => files(server).copy(p.sourcePath, p.destinationPath)),
-        };
+        const copy = () => files(server).copy(p.sourcePath, p.destinationPath);
+        return { data: await access.background(server, 'copy_file', copy) };
       },
     }),
+  ];
+}
+
+/** One path's metadata: all of it, its permissions and owner, and chmod. */
+function metadataActions(access: FileAccess, guard: Guard): ActionDefinition[] {
+  return [
     defineAction({
       name: 'get_file_info',
       scope: 'server',
       mode: 'sync',
       payload: z.object({ path: anyPath }),
       async run({ server }, p) {
-        return { data: { ...(await files(server).fileInfo(p.path)) } };
+        return { data: { ...(await access.files(server).fileInfo(p.path)) } };
       },
     }),
     defineAction({
@@ -194,7 +220,7 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       mode: 'sync',
       payload: z.object({ path: anyPath }),
       async run({ server }, p) {
-        const info = await files(server).fileInfo(p.path);
+        const info = await access.files(server).fileInfo(p.path);
         return { data: { path: info.path, permissions: info.permissions, owner: info.owner, group: info.group } };
       },
     }),
@@ -206,9 +232,15 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       payload: z.object({ path: anyPath, mode: z.unknown().optional(), permissions: z.unknown().optional() }),
       async run({ server }, p) {
         guard(server, [p.path, 'path']);
-        return { data: await files(server).setPermissions(p.path, parseMode(p.mode ?? p.permissions)) };
+        return { data: await access.files(server).setPermissions(p.path, parseMode(p.mode ?? p.permissions)) };
       },
     }),
+  ];
+}
+
+/** Archives made and unpacked in the background (bg mode), through the sandbox's Archiver. */
+function archiveActions(access: FileAccess, guard: Guard): ActionDefinition[] {
+  return [
     defineAction({
       name: 'create_archive',
       scope: 'server',
@@ -222,11 +254,8 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
         guard(server, [p.archivePath, 'archivePath']);
         const requested = p.format === 'tgz' ? 'tar.gz' : p.format;
         const format: ArchiveFormat = requested ?? formatFromName(String(p.archivePath)) ?? 'zip';
-        return {
-          data: await access.background(server, 'create_archive', () =>
-            access.archiver(server).create(p.files, p.archivePath, format),
-          ),
-        };
+        const create = () => access.archiver(server).create(p.files, p.archivePath, format);
+        return { data: await access.background(server, 'create_archive', create) };
       },
     }),
     defineAction({
@@ -237,11 +266,8 @@ export function fileActions(access: FileAccess, signer: UrlSigner): ActionDefini
       payload: z.object({ archivePath: anyPath, extractPath: anyPath.default('/') }),
       async run({ server }, p) {
         guard(server, [p.archivePath, 'archivePath'], [p.extractPath, 'extractPath']);
-        return {
-          data: await access.background(server, 'extract_archive', async () => ({
-            ...(await access.archiver(server).extract(p.archivePath, p.extractPath)),
-          })),
-        };
+        const extract = async () => ({ ...(await access.archiver(server).extract(p.archivePath, p.extractPath)) });
+        return { data: await access.background(server, 'extract_archive', extract) };
       },
     }),
   ];
