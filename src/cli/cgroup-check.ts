@@ -1,4 +1,4 @@
-import type { Check } from './doctor.js';
+import type { Check } from './doctor-report.js';
 
 /** The controllers a game server's limits need: memory and swap, CPU, the PID cap, IO weight. */
 export const NEEDED_CONTROLLERS = ['memory', 'cpu', 'pids', 'io'] as const;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { readSavedToken } from '../config/identity.js';
 import { configRows, type LoadedConfig, secretValues } from '../config/load.js';
 import { AGENT_VERSION, PROTOCOL_VERSION } from '../version.js';
-import { dockerFacts, runDoctor } from './doctor.js';
+import { dockerFacts } from './docker-check.js';
+import { runDoctor } from './doctor.js';
 
 /**
  * `diagnostics`: one report an operator can paste into a ticket. Every secret is removed twice over: the config

@@ -154,9 +154,9 @@ export function buildProgram(): Command {
       .description('check this host and print what to fix (changes nothing)')
       .option('--json', 'print the checks as JSON'),
   ).action(async (flags: GlobalFlags & { json?: boolean }) => {
-    // Loaded for this command only: doctor imports node:http as an ES module, which loads Node's bundled undici
-    // (about 14 MB resident) into every agent that merely started.
-    const { printDoctor, runDoctor } = await import('./doctor.js');
+    // Loaded for this command only: doctor's port check imports node:http as an ES module, which loads Node's
+    // bundled undici (about 14 MB resident) into every agent that merely started (test/unit/architecture).
+    const [{ runDoctor }, { printDoctor }] = await Promise.all([import('./doctor.js'), import('./doctor-report.js')]);
     const report = await runDoctor(configFrom(flags));
     if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
     else printDoctor(report, (line) => process.stdout.write(`${line}\n`));

@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
  */
 const AGENT_OWN_FILES: Record<string, string> = {
   'src/cli/diagnostics.ts': "the log file's tail, /etc/os-release, the data directory's listing (names and sizes)",
-  'src/cli/doctor.ts': 'checks the data directory and the Docker socket',
+  'src/cli/doctor.ts': 'reads the mount table and cgroup.controllers',
+  'src/cli/data-dir-check.ts': "checks the data directory and its token file's mode",
   'src/cli/token.ts': 'creates the data directory for the token file',
   'src/config/data-format.ts': "the data directory's format file",
   'src/config/sources.ts': '*_FILE secrets named by environment variables',

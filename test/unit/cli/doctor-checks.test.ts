@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cgroupCheck } from '../../../src/cli/cgroup-check.js';
-import { dockerFix } from '../../../src/cli/doctor.js';
+import { dockerFix } from '../../../src/cli/docker-check.js';
 
 const V2 = 'cgroup2 /sys/fs/cgroup cgroup2 rw,nosuid,nodev,noexec,relatime,nsdelegate 0 0\n';
 const V1 = [
