@@ -3,7 +3,7 @@ import { AgentError } from '../../errors.js';
 import type { QueryStatus } from '../../metrics/query-scheduler.js';
 import { boolish, integer, isValidServerId } from '../../protocol/fields.js';
 import type { ServerManager } from '../../servers/manager.js';
-import { DEFAULT_STOP } from '../../servers/power.js';
+import { DEFAULT_STOP, type PowerController } from '../../servers/power.js';
 import type { Server } from '../../servers/server.js';
 import { createServerPayload } from '../../servers/spec.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
@@ -49,7 +49,15 @@ export function lifecycleActions(
   manager: ServerManager,
   queries?: { status(serverId: string): QueryStatus | undefined },
 ): ActionDefinition[] {
-  const { ctx, power } = manager;
+  return [
+    ...createActions(manager),
+    ...powerActions(manager.power),
+    ...serviceActions(manager),
+    ...statusActions(manager, queries),
+  ];
+}
+
+function createActions(manager: ServerManager): ActionDefinition[] {
   return [
     defineAction({
       name: 'create_server',
@@ -70,6 +78,12 @@ export function lifecycleActions(
         };
       },
     }),
+  ];
+}
+
+/** The power actions a browser ticket with `power` may run too (PROTOCOL.md §6.6). */
+function powerActions(power: PowerController): ActionDefinition[] {
+  return [
     defineAction({
       name: 'start_server',
       scope: 'server',
@@ -80,28 +94,20 @@ export function lifecycleActions(
         return { message: 'start accepted', ...statusData(serverId, await power.start(server)) };
       },
     }),
-    defineAction({
-      name: 'stop_server',
-      scope: 'server',
-      ticket: 'power',
-      mode: 'ack',
-      payload: stopPayload,
-      async run({ server, serverId }, p) {
-        const status = await power.stop(server, { signal: p.signal, timeoutS: p.timeout });
-        return { message: 'stop accepted', ...statusData(serverId, status) };
-      },
-    }),
-    defineAction({
-      name: 'restart_server',
-      scope: 'server',
-      ticket: 'power',
-      mode: 'ack',
-      payload: stopPayload,
-      async run({ server, serverId }, p) {
-        const status = await power.restart(server, { signal: p.signal, timeoutS: p.timeout });
-        return { message: 'restart accepted', ...statusData(serverId, status) };
-      },
-    }),
+    // A restart is a stop (same signal and timeout) followed by a start.
+    ...(['stop', 'restart'] as const).map((verb) =>
+      defineAction({
+        name: `${verb}_server`,
+        scope: 'server',
+        ticket: 'power',
+        mode: 'ack',
+        payload: stopPayload,
+        async run({ server, serverId }, p) {
+          const status = await power[verb](server, { signal: p.signal, timeoutS: p.timeout });
+          return { message: `${verb} accepted`, ...statusData(serverId, status) };
+        },
+      }),
+    ),
     defineAction({
       name: 'kill_server',
       scope: 'server',
@@ -112,6 +118,13 @@ export function lifecycleActions(
         return { message: 'killed', ...statusData(serverId, await power.kill(server)) };
       },
     }),
+  ];
+}
+
+/** Taking a server out of service: deleting it, suspending it (stopped, and refusing starts) and back. */
+function serviceActions(manager: ServerManager): ActionDefinition[] {
+  const { power } = manager;
+  return [
     defineAction({
       name: 'delete_server',
       scope: 'server',
@@ -140,6 +153,16 @@ export function lifecycleActions(
         return statusData(serverId, await power.unsuspend(server));
       },
     }),
+  ];
+}
+
+/** What the panel reads of servers (one's status, the list) and the names it knows them by. */
+function statusActions(
+  manager: ServerManager,
+  queries: { status(serverId: string): QueryStatus | undefined } | undefined,
+): ActionDefinition[] {
+  const { registry } = manager;
+  return [
     defineAction({
       name: 'get_server_status',
       scope: 'server',
@@ -172,7 +195,7 @@ export function lifecycleActions(
       mode: 'sync',
       payload: empty,
       async run() {
-        return { data: { servers: ctx.registry.list().map(describeServer) } };
+        return { data: { servers: registry.list().map(describeServer) } };
       },
     }),
     defineAction({
@@ -182,7 +205,7 @@ export function lifecycleActions(
       payload: z.object({ alias: z.string() }),
       async run({ server }, p) {
         if (!isValidServerId(p.alias)) throw new AgentError('INVALID_PAYLOAD', 'payload.alias: not a valid server id');
-        await ctx.registry.addAlias(p.alias, server.id);
+        await registry.addAlias(p.alias, server.id);
         return { data: { serverId: server.id, aliases: server.aliases } };
       },
     }),
