@@ -20,8 +20,8 @@ export function startBoot(
   const { aliasLookup, queries } = parts.commands;
   const bootLoop = new BootLoop(async () => {
     // Side by side: /ready waits for this chain, and each call costs 0.1-0.3 s on a loaded Engine (issue 13).
-    const [, facts] = await Promise.all([runtime.ensureNetwork(config.docker.network), runtime.hostFacts()]);
-    ctx.host = facts;
+    // The host facts are read here first, so the first start or install does not wait on them.
+    await Promise.all([runtime.ensureNetwork(config.docker.network), ctx.hostFacts()]);
     await manager.reconcile();
     manager.watch();
     void aliasLookup?.refresh();

@@ -16,8 +16,7 @@ import { WebhookOutbox } from '../mods/webhook-outbox.js';
 import { PanelAliasLookup } from '../panel/alias-lookup.js';
 import { UrlSigner } from '../protocol/signed-url.js';
 import { TicketSigner } from '../protocol/tickets.js';
-import { configFilesBeforeStart } from '../servers/config-files-before-start.js';
-import { FileAccess } from '../servers/file-access.js';
+import type { FileAccess } from '../servers/file-access.js';
 import { AGENT_VERSION } from '../version.js';
 import type { Closers } from './closers.js';
 import type { Domain } from './domain.js';
@@ -94,9 +93,8 @@ export async function buildCommands(
   closers.add('game queries', queries, (q) => q.close());
   dispatcher.register(lifecycleActions(manager, queries));
   dispatcher.register(consoleActions(ctx));
-  const fileAccess = new FileAccess(ctx, config.files);
+  const { fileAccess } = domain;
   dispatcher.register(maintenanceActions(manager, fileAccess));
-  ctx.beforeStart = configFilesBeforeStart(ctx, fileAccess);
   const webhooks = await startWebhooks(config, log, closers);
   dispatcher.register(
     modActions({

@@ -6,11 +6,14 @@ import { EventBus } from '../events/bus.js';
 import { measureTree } from '../files/disk-measure.js';
 import { Outbox } from '../panel/outbox.js';
 import { panelSocketUrl } from '../panel/panel-socket-url.js';
+import { configFilesBeforeStart } from '../servers/config-files-before-start.js';
 import type { ServerContext } from '../servers/context.js';
 import { DiskUsageTracker } from '../servers/disk-usage.js';
+import { FileAccess } from '../servers/file-access.js';
 import { ServerManager } from '../servers/manager.js';
 import { ServerRegistry } from '../servers/registry.js';
 import { ServerStore } from '../servers/store.js';
+import { firstSuccess } from '../util/first-success.js';
 import type { Closers } from './closers.js';
 
 /** The domain core: Docker, the servers and the event bus every transport reads. */
@@ -24,6 +27,8 @@ export interface Domain {
   /** The panel's WebSocket URL, or undefined when no panel link is configured. */
   panelUrl: URL | undefined;
   ctx: ServerContext;
+  /** Every server's file sandbox: the file actions, the streaming routes and the config-file rewrite use it. */
+  fileAccess: FileAccess;
   manager: ServerManager;
 }
 
@@ -92,10 +97,15 @@ export async function buildDomain(
     bus,
     log: log.child({ component: 'servers' }),
     disk: new DiskUsageTracker({ measure: measureTree }),
-    host: { ioWeight: true },
+    hostFacts: firstSuccess(() => runtime.hostFacts()),
     runAs: resolveRunAs(config.servers.user),
   };
-  const manager = closers.add('servers', new ServerManager(ctx), (m) => m.close());
+  const fileAccess = new FileAccess(ctx, config.files);
+  const manager = closers.add(
+    'servers',
+    new ServerManager(ctx, { beforeStart: configFilesBeforeStart(ctx, fileAccess) }),
+    (m) => m.close(),
+  );
   await manager.load();
-  return { runtime, health, registry, bus, outbox, panelUrl, ctx, manager };
+  return { runtime, health, registry, bus, outbox, panelUrl, ctx, fileAccess, manager };
 }

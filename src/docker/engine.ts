@@ -3,11 +3,6 @@ import type { AgentError } from '../errors.js';
 import { DockerTimeoutError, toDockerAgentError } from './errors.js';
 
 /**
- * The Engine client and the one way to call it: bounded in time, aborting the request on the deadline, failures
- * mapped to catalogue errors. Every other module of src/docker calls through here.
- */
-
-/**
  * Calls whose @types/dockerode signatures omit the options object that dockerode 5 accepts and forwards to
  * docker-modem (which turns `abortSignal` into the request's `signal`).
  */
@@ -25,6 +20,15 @@ export function createDockerClient(host: string | undefined): Docker {
   return new Docker({ host: url.hostname, port: Number(url.port || 2375), protocol: 'http' });
 }
 
+/** What the host's Engine offers that shapes a container's create options. */
+export interface HostFacts {
+  ioWeight: boolean;
+}
+
+/**
+ * The Engine client and the one way to call it: bounded in time, aborting the request on the deadline, failures
+ * mapped to catalogue errors. Every other module of src/docker calls through here.
+ */
 export class DockerEngine {
   constructor(
     readonly docker: Docker,
@@ -87,7 +91,7 @@ export class DockerEngine {
   }
 
   /** Facts the host offers: io weight exists only with the blkio/io controller (absent on some cgroup v2 hosts). */
-  async hostFacts(): Promise<{ ioWeight: boolean }> {
+  async hostFacts(): Promise<HostFacts> {
     const info = await this.call('read Engine info', (abortSignal) => this.signalled.info({ abortSignal }));
     return { ioWeight: info.BlkioWeight !== false };
   }

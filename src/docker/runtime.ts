@@ -9,6 +9,7 @@ import { DockerNetworks } from './networks.js';
 import type { RegistryCredentials } from './registry-auth.js';
 
 export type { ContainerStatus, ManagedContainer } from './containers.js';
+export type { HostFacts } from './engine.js';
 export { createDockerClient } from './engine.js';
 export type { ContainerEvent } from './events.js';
 export type { ImageFacts, PullResult } from './images.js';

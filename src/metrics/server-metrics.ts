@@ -40,7 +40,7 @@ export class ServerMetrics {
 
   /** `players` is the last game query's answer (game-queries.ts): read here, never queried on this path. */
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: Pick<ServerContext, 'bus' | 'disk' | 'runtime'>,
     private readonly players: (serverId: string) => number = () => 0,
   ) {
     // A deleted server's baselines and last figures would otherwise stay in these maps for the agent's lifetime.

@@ -14,7 +14,7 @@ export class StatsPusher {
   private busy = false;
 
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: Pick<ServerContext, 'registry' | 'bus'>,
     private readonly metrics: ServerMetrics,
     private readonly wanted: (serverId: string) => boolean,
     private readonly intervalMs: number,

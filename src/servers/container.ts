@@ -4,7 +4,7 @@ import { buildContainerOptions, CONTAINER_OPTIONS_REVISION } from '../docker/con
 import { isDockerTimeout } from '../docker/errors.js';
 import { parseImageRef } from '../docker/image-ref.js';
 import { containerName, LABEL_SPEC_HASH, ownerLabels } from '../docker/labels.js';
-import type { ImageFacts } from '../docker/runtime.js';
+import type { HostFacts, ImageFacts } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import type { ServerContext } from './context.js';
 import type { Server } from './server.js';
@@ -24,8 +24,17 @@ export function optionsHash(options: ContainerCreateOptions): string {
     .slice(0, 16);
 }
 
+/** What building and creating a server's container reads. */
+export type ContainerContext = Pick<ServerContext, 'config' | 'agentId' | 'runtime' | 'runAs' | 'hostFacts'>;
+
+/** The facts a container's options are built from besides the spec and the config. */
+export interface BuildFacts {
+  image: ImageFacts;
+  host: HostFacts;
+}
+
 /** The image's facts, pulled again when it was removed since the install (docker image prune). */
-async function imageFacts(ctx: ServerContext, server: Server): Promise<ImageFacts> {
+async function imageFacts(ctx: ContainerContext, server: Server): Promise<ImageFacts> {
   const image = parseImageRef(server.spec.image).ref;
   let facts = await ctx.runtime.inspectImage(image);
   if (!facts) {
@@ -36,8 +45,17 @@ async function imageFacts(ctx: ServerContext, server: Server): Promise<ImageFact
   return facts;
 }
 
+async function buildFacts(ctx: ContainerContext, server: Server): Promise<BuildFacts> {
+  const [image, host] = await Promise.all([imageFacts(ctx, server), ctx.hostFacts()]);
+  return { image, host };
+}
+
 /** The server's container create options, labelled with their own hash. */
-export function serverContainerOptions(ctx: ServerContext, server: Server, facts: ImageFacts): ContainerCreateOptions {
+export function serverContainerOptions(
+  ctx: Pick<ContainerContext, 'config' | 'agentId' | 'runAs'>,
+  server: Server,
+  facts: BuildFacts,
+): ContainerCreateOptions {
   const resolved = resolveStartup(server.spec, {
     ip: ctx.config.servers.defaultIp,
     timezone: ctx.config.servers.timezone,
@@ -48,7 +66,7 @@ export function serverContainerOptions(ctx: ServerContext, server: Server, facts
     labels: ownerLabels(ctx.agentId, server.id, 'server'),
     environment: resolved.environment,
     startup: resolved.startup,
-    imageHasEntrypoint: facts.hasEntrypoint,
+    imageHasEntrypoint: facts.image.hasEntrypoint,
     limits: server.spec.limits,
     ports: resolved.ports,
     dataDir: server.dataDir,
@@ -57,7 +75,7 @@ export function serverContainerOptions(ctx: ServerContext, server: Server, facts
     pidsLimit: ctx.config.servers.pidsLimit,
     tmpSizeMb: ctx.config.servers.tmpSizeMb,
     init: ctx.config.servers.init,
-    hostHasIoWeight: ctx.host.ioWeight,
+    hostHasIoWeight: facts.host.ioWeight,
     defaultIp: ctx.config.servers.defaultIp,
   });
   return { ...options, Labels: { ...options.Labels, [LABEL_SPEC_HASH]: optionsHash(options) } };
@@ -65,13 +83,13 @@ export function serverContainerOptions(ctx: ServerContext, server: Server, facts
 
 /** Creates the server's container from its spec, replacing an old one. Returns the container id. */
 export async function createServerContainer(
-  ctx: ServerContext,
+  ctx: ContainerContext,
   server: Server,
   options?: ContainerCreateOptions,
 ): Promise<string> {
   const old = await ctx.runtime.findContainer(server.id);
   if (old) await ctx.runtime.remove(old.id);
-  const create = options ?? serverContainerOptions(ctx, server, await imageFacts(ctx, server));
+  const create = options ?? serverContainerOptions(ctx, server, await buildFacts(ctx, server));
   try {
     return await ctx.runtime.createContainer(create);
   } catch (err) {
@@ -84,8 +102,8 @@ export async function createServerContainer(
 }
 
 /** The server's container, re-created when missing or built from other options than its spec gives now. */
-export async function ensureServerContainer(ctx: ServerContext, server: Server): Promise<string> {
-  const options = serverContainerOptions(ctx, server, await imageFacts(ctx, server));
+export async function ensureServerContainer(ctx: ContainerContext, server: Server): Promise<string> {
+  const options = serverContainerOptions(ctx, server, await buildFacts(ctx, server));
   const existing = await ctx.runtime.findContainer(server.id);
   if (existing && existing.labels[LABEL_SPEC_HASH] === options.Labels?.[LABEL_SPEC_HASH]) return existing.id;
   return createServerContainer(ctx, server, options);

@@ -13,7 +13,7 @@ export class DiskWatch {
   private running = false;
 
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: Pick<ServerContext, 'registry' | 'disk'>,
     private readonly intervalMs = 60_000,
   ) {}
 

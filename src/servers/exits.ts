@@ -12,7 +12,7 @@ export class ExitHandler {
   private readonly crashes: CrashBudget;
 
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: Pick<ServerContext, 'config' | 'runtime' | 'bus'>,
     private readonly power: PowerController,
     now: () => number = Date.now,
   ) {

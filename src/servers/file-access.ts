@@ -5,7 +5,8 @@ import { Archiver } from '../files/archives.js';
 import { DenyList } from '../files/deny-list.js';
 import { IdNames } from '../files/file-info.js';
 import { displayPath, toSegments } from '../files/path-rules.js';
-import { type Quota, ServerFiles } from '../files/server-files.js';
+import type { Quota } from '../files/quota.js';
+import { ServerFiles } from '../files/server-files.js';
 import type { ServerContext } from './context.js';
 import type { Server } from './server.js';
 
@@ -22,7 +23,7 @@ export class FileAccess {
   private readonly running = new Map<string, number>();
 
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: Pick<ServerContext, 'disk' | 'runAs' | 'bus'>,
     readonly config: AgentConfig['files'],
   ) {}
 

@@ -1,12 +1,12 @@
 import { mkdir } from 'node:fs/promises';
 import { parseImageRef } from '../docker/image-ref.js';
 import { buildInstallContainerOptions } from '../docker/install-options.js';
-import { ownerLabels } from '../docker/labels.js';
 import type { PullProgress } from '../docker/pull-progress.js';
 import { AgentError, toAgentError } from '../errors.js';
 import { sanitizeTree } from '../files/tree-sanitize.js';
-import { createServerContainer } from './container.js';
+import { type ContainerContext, createServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
+import { type HelperContext, helperContainerBase } from './helper-container.js';
 import type { InstallRecorder } from './install-log.js';
 import { LineSplitter } from './line-splitter.js';
 import type { Server } from './server.js';
@@ -19,8 +19,11 @@ const PROGRESS_INTERVAL_MS = 500;
 
 type Phase = 'pull' | 'install' | 'create' | 'done' | 'failed';
 
+/** What an install reads: the helper container's slice, the bus for progress, the user that owns the files. */
+export type InstallContext = HelperContext & ContainerContext & Pick<ServerContext, 'bus' | 'runAs'>;
+
 function progress(
-  ctx: ServerContext,
+  ctx: Pick<ServerContext, 'bus'>,
   server: Server,
   phase: Phase,
   message?: string,
@@ -33,7 +36,7 @@ function progress(
  * The pull's progress as install_progress events (phase `pull`, with currentBytes/totalBytes/percent), at most one
  * per PROGRESS_INTERVAL_MS; the last one of a finished pull (100 %) always goes out.
  */
-async function pullWithProgress(ctx: ServerContext, server: Server, image: string) {
+async function pullWithProgress(ctx: Pick<ServerContext, 'bus' | 'runtime'>, server: Server, image: string) {
   progress(ctx, server, 'pull', `pulling ${image}`);
   let last = 0;
   return ctx.runtime.pullImage(image, ({ message, ...bytes }) => {
@@ -49,7 +52,7 @@ async function pullWithProgress(ctx: ServerContext, server: Server, image: strin
  * ownership of its directory (only root can; otherwise files keep their owner), all without following a link
  * (tree-sanitize.ts). It runs even when no script ran: a reinstall keeps what the directory already held.
  */
-async function sanitizeDataDir(ctx: ServerContext, server: Server): Promise<void> {
+async function sanitizeDataDir(ctx: Pick<ServerContext, 'config' | 'runAs'>, server: Server): Promise<void> {
   const owner = ctx.runAs && process.getuid?.() === 0 ? ctx.runAs : undefined;
   const { sanitizeMaxEntries, sanitizeMaxDepth } = ctx.config.servers;
   const result = await sanitizeTree(server.dataDir, {
@@ -86,7 +89,7 @@ const FAILURE_TAIL_LINES = 20;
 
 /** `record` keeps the install's output for get_install_log and streams it as install_output (install-log.ts). */
 export async function runInstall(
-  ctx: ServerContext,
+  ctx: InstallContext,
   server: Server,
   signal: AbortSignal,
   record: InstallRecorder,
@@ -136,7 +139,7 @@ export async function runInstall(
 }
 
 async function runInstallScript(
-  ctx: ServerContext,
+  ctx: InstallContext,
   server: Server,
   script: { script: string; container: string | undefined; entrypoint: string },
   record: InstallRecorder,
@@ -152,26 +155,14 @@ async function runInstallScript(
     server.console.append('install', lines);
     record.append(lines);
   };
-  // Ensured per install, not only at boot: it is cheap (one list), and an operator's `docker network prune`
-  // between boot and this install would otherwise fail it.
-  await ctx.runtime.ensureNetwork(ctx.config.docker.installNetwork, 'install');
-  const { servers } = ctx.config;
   const exitCode = await ctx.runtime.runToCompletion(
     buildInstallContainerOptions({
+      ...(await helperContainerBase(ctx, server)),
       name: `ctrl-alt-play-install-${server.id}`,
       image: ref,
-      labels: ownerLabels(ctx.agentId, server.id, 'install'),
       entrypoint: script.entrypoint,
       cmd: ['-c', script.script],
       environment: server.spec.environment,
-      limits: server.spec.limits,
-      minMemoryMb: servers.installMemoryMb,
-      minCpuPercent: servers.installCpuPercent,
-      dataDir: server.dataDir,
-      network: ctx.config.docker.installNetwork,
-      pidsLimit: servers.pidsLimit,
-      tmpSizeMb: servers.tmpSizeMb,
-      hostHasIoWeight: ctx.host.ioWeight,
     }),
     (chunk) => output(splitter.push(chunk)),
     INSTALL_TIMEOUT_MS,

@@ -1,22 +1,22 @@
 import { rm } from 'node:fs/promises';
-import path from 'node:path';
-import { dataDirLayout } from '../config/data-dir.js';
-import type { ContainerEvent, ManagedContainer } from '../docker/runtime.js';
+import type { ContainerEvent } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import { Semaphore } from '../util/semaphore.js';
-import { ServerConsole } from './console.js';
+import { reconcileAtBoot } from './boot-reconcile.js';
 import { ensureServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
 import { ExitHandler } from './exits.js';
-import { runInstall } from './install.js';
 import { InstallLogs } from './install-log.js';
+import { Installs } from './installs.js';
 import { PortPool } from './port-pool.js';
 import { awaitSettling, PowerController } from './power.js';
 import { Reconciler } from './reconciler.js';
-import { Server } from './server.js';
+import type { ServerRegistry } from './registry.js';
+import type { Server } from './server.js';
+import { serverFromRecord } from './server-from-record.js';
 import { type CreateServerPayload, resolveStartup, type ServerSpec, specFromPayload } from './spec.js';
 import { isActive, type ServerState } from './state.js';
-import type { PersistedServer } from './store.js';
+import { type UpdateResult, updateServer } from './update.js';
 
 export interface CreateResult {
   serverId: string;
@@ -26,15 +26,14 @@ export interface CreateResult {
 }
 
 /**
- * The server domain's entry point for the command handlers: create, delete, boot reconciliation and the
- * Docker events that move states. Power actions live in power.ts and take the same context.
+ * The server domain's entry point for the command handlers: create, update, delete, boot reconciliation and the
+ * Docker events that move states. It is the domain's composition point, the one holder of the whole context:
+ * the parts it builds (power, installs, exits, the reconciler) each get the slice they read.
  */
 export class ServerManager {
   readonly exits: ExitHandler;
   private watcher: { close(): void } | undefined;
   private reconciled = false;
-  /** Installs interrupted by a Docker outage retry on their own: the panel never re-sends create_server. */
-  private readonly retryTimers = new Set<NodeJS.Timeout>();
 
   /** The ports pool and the node-wide port check; creates and updates place their ports through it, one at a time. */
   readonly ports: PortPool;
@@ -44,18 +43,29 @@ export class ServerManager {
   readonly reconciler: Reconciler;
   /** Installs and boot restores in flight at once (servers.createConcurrency); the others wait in line. */
   private readonly createSlots: Semaphore;
+  /** Installs in the background, through the create slots, retried after a Docker outage. */
+  private readonly installs: Installs;
   /** Reattaches after an agent restart in flight at once (servers.reattachConcurrency). */
   private readonly reattachSlots: Semaphore;
 
   /** The one owner of power actions; actions, crash restarts, boot recovery and the reconciler use it. */
   readonly power: PowerController;
+  /** The servers this agent holds, with their aliases. */
+  readonly registry: ServerRegistry;
 
-  constructor(readonly ctx: ServerContext) {
+  /**
+   * `beforeStart` is the work before every start, after the container exists (the config-file rewrite,
+   * config-files-before-start.ts); it never throws, it reports through the server's notices.
+   */
+  constructor(
+    private readonly ctx: ServerContext,
+    hooks: { beforeStart?: (server: Server) => Promise<void> } = {},
+  ) {
+    this.registry = ctx.registry;
     this.power = new PowerController({
       runtime: ctx.runtime,
       ensureContainer: (server) => ensureServerContainer(ctx, server),
-      // Read at each start: main sets the hook once the file access it needs exists.
-      beforeStart: (server) => ctx.beforeStart?.(server) ?? Promise.resolve(),
+      beforeStart: hooks.beforeStart,
       signalGraceMs: ctx.config.servers.signalGraceMs,
     });
     this.exits = new ExitHandler(ctx, this.power);
@@ -63,6 +73,7 @@ export class ServerManager {
     this.installLogs = new InstallLogs(ctx.config.dataDir, ctx.config.servers.installLogMaxBytes, ctx.bus, ctx.log);
     this.reconciler = new Reconciler(ctx, this.exits, this.power);
     this.createSlots = new Semaphore(ctx.config.servers.createConcurrency);
+    this.installs = new Installs(ctx, this.installLogs, this.createSlots);
     this.reattachSlots = new Semaphore(ctx.config.servers.reattachConcurrency);
   }
 
@@ -76,30 +87,6 @@ export class ServerManager {
 
   get ready(): boolean {
     return this.reconciled;
-  }
-
-  dataDirFor(id: string): string {
-    return path.join(dataDirLayout(this.ctx.config.dataDir).volumes, id);
-  }
-
-  private instantiate(record: PersistedServer): Server {
-    const { ctx } = this;
-    const id = record.spec.id;
-    return new Server(record, {
-      bus: ctx.bus,
-      console: new ServerConsole({
-        serverId: id,
-        bus: ctx.bus,
-        historyLines: record.spec.consoleBufferLines ?? ctx.config.servers.consoleHistoryLines,
-        historyBytes: ctx.config.servers.consoleHistoryBytes,
-        floodLinesPerSecond: ctx.config.servers.consoleFloodLinesPerSecond,
-        maxBytesPerSecond: ctx.config.servers.consoleMaxBytesPerSecond,
-      }),
-      persist: (r) => ctx.store.save(r),
-      aliases: () => ctx.registry.aliasesOf(id),
-      log: ctx.log.child({ serverId: id }),
-      dataDir: this.dataDirFor(id),
-    });
   }
 
   /**
@@ -154,7 +141,7 @@ export class ServerManager {
     if (server) {
       server.spec = spec;
     } else {
-      server = this.instantiate({
+      server = serverFromRecord(this.ctx, {
         version: 1,
         spec,
         state: 'installing',
@@ -176,50 +163,19 @@ export class ServerManager {
       await created.persist();
     }
     const startAfter = payload.startOnCompletion;
-    this.beginInstall(created);
+    this.installs.begin(created);
     if (startAfter) {
       void this.startWhenInstalled(created);
     }
     return { serverId: id, status: 'installing', warnings: resolved.warnings, unresolved: resolved.unresolved };
   }
 
-  /** Runs the install in the background under the power lock; the outcome settles the state. */
-  private beginInstall(server: Server, attempt = 0): void {
-    server.lock.run('install', (signal) => this.installStep(server, signal, attempt));
-  }
-
   /**
-   * One install attempt, under the caller's lock (create's `install`, or `reinstall`): its output is recorded for
-   * get_install_log, and the outcome settles the state.
+   * One install attempt under the caller's lock (reinstall_server's): recorded for get_install_log, and the
+   * outcome settles the state.
    */
-  async installStep(server: Server, signal: AbortSignal, attempt = 0): Promise<void> {
-    // Waits for a place in line first: a panel filling a node sends creates faster than the Engine takes them.
-    const outcome = await this.createSlots
-      .run(async () => {
-        const record = await this.installLogs.begin(server.id);
-        return runInstall(this.ctx, server, signal, record).finally(() => record.finish());
-      }, signal)
-      .catch((err: unknown) => {
-        if (signal.aborted) return 'failed' as const;
-        throw err;
-      });
-    if (server.deleted || signal.aborted) return;
-    if (outcome === 'retry') {
-      // Docker is away: try again with back-off (2 s doubling to 30 s) until it returns or the server goes.
-      const timer = setTimeout(
-        () => {
-          this.retryTimers.delete(timer);
-          if (server.state === 'installing' && !server.lock.current && !server.deleted)
-            this.beginInstall(server, attempt + 1);
-        },
-        Math.min(30_000, 2000 * 2 ** attempt),
-      );
-      timer.unref();
-      this.retryTimers.add(timer);
-      return;
-    }
-    const ok = outcome === 'ok';
-    await server.transition(ok ? 'offline' : 'install_failed', { reason: ok ? 'install_ok' : 'install_failed' });
+  installStep(server: Server, signal: AbortSignal): Promise<void> {
+    return this.installs.step(server, signal);
   }
 
   private async startWhenInstalled(server: Server): Promise<void> {
@@ -258,109 +214,30 @@ export class ServerManager {
     });
   }
 
-  /** Loads persisted servers and reconciles them with Docker (PROTOCOL.md §7 "At boot"). */
+  /** Loads persisted servers (boot reconciliation then settles them against Docker). */
   async load(): Promise<void> {
     await this.ctx.registry.loadAliases();
     for (const record of await this.ctx.store.loadAll()) {
-      this.ctx.registry.add(this.instantiate(record));
+      this.ctx.registry.add(serverFromRecord(this.ctx, record));
     }
   }
 
-  /**
-   * Boot reconciliation: one container list decides every state before /ready; the per-server work that can wait
-   * (inspect, log tail and attach of running servers, boot restores) runs after, a few at a time. Waiting on it
-   * made /ready take seconds per dozen servers: three Engine calls each, one server after another.
-   */
+  /** Boot reconciliation (boot-reconcile.ts): /ready once every state is settled, the rest after. */
   async reconcile(): Promise<void> {
-    const { ctx } = this;
-    const managed = await ctx.runtime.listManaged();
-    const byServer = new Map(managed.map((c) => [c.serverId, c]));
-    const later: { server: Server; job: () => Promise<void> }[] = [];
-    await Promise.all(
-      ctx.registry.list().map(async (server) => {
-        try {
-          const job = await this.reconcileOne(server, byServer.get(server.id));
-          if (job) later.push({ server, job });
-        } catch (err) {
-          server.log.error({ err }, 'boot reconciliation failed for this server');
-        }
-      }),
-    );
-    for (const c of managed) {
-      if (!ctx.registry.get(c.serverId)) {
-        ctx.log.warn({ containerId: c.id, serverId: c.serverId }, 'container labelled as ours has no spec; left alone');
-      }
-    }
+    const startDeferred = await reconcileAtBoot({
+      ctx: this.ctx,
+      power: this.power,
+      reinstall: (server) => this.installs.begin(server),
+      createSlots: this.createSlots,
+      reattachSlots: this.reattachSlots,
+    });
     this.reconciled = true;
-    for (const { server, job } of later) {
-      void job().catch((err) => server.log.error({ err }, 'boot reconciliation failed for this server'));
-    }
+    startDeferred();
   }
 
-  /** Settles the state from the listed container; returns the work that may run after /ready. */
-  private async reconcileOne(
-    server: Server,
-    container: ManagedContainer | undefined,
-  ): Promise<(() => Promise<void>) | undefined> {
-    const { ctx } = this;
-    const persisted = server.state;
-    if (persisted === 'installing') {
-      server.log.info('install was interrupted; running it again');
-      this.beginInstall(server);
-      return undefined;
-    }
-    if ((container?.state === 'running' || container?.state === 'paused') && container) {
-      if (persisted !== 'running') {
-        await server.transition(persisted === 'stopping' ? 'stopping' : 'running', {
-          force: true,
-          reason: 'boot_restore',
-        });
-      }
-      const pending = server.pending;
-      const resume = pending?.action === 'stop' || persisted === 'stopping';
-      return () =>
-        this.reattachSlots.run(async () => {
-          await this.reattach(server, container.id);
-          // After the reattach, so a stop command can be written to the console again.
-          if (resume) {
-            this.power.resumeStop(server, { signal: pending?.signal ?? 'SIGTERM', timeoutS: pending?.timeoutS ?? 30 });
-          }
-        });
-    }
-    // Not running (stopped or missing container).
-    const wanted = server.pending?.action === 'start' || server.pending?.action === 'restart';
-    const wasUp = persisted === 'running' || persisted === 'starting';
-    if (persisted === 'stopping') {
-      server.pending = undefined;
-      await server.transition('offline', { reason: 'requested', force: true });
-      return undefined;
-    }
-    if (wanted || (wasUp && ctx.config.servers.bootRestore)) {
-      await server.transition('offline', { reason: 'boot_restore', force: true });
-      // Through the create slots, and holding one until the start settles: 200 restores at once are the burst
-      // that made the Engine answer starts after their deadline.
-      return () =>
-        this.createSlots.run(async () => {
-          if (server.deleted || server.lock.current || server.state !== 'offline') return;
-          await this.power.start(server, 'boot_restore');
-          await server.lock.settled();
-        });
-    }
-    if (wasUp) await server.transition('offline', { reason: 'exited', force: true });
-    return undefined;
-  }
-
-  /** Reattaches a running server after a restart: its run's facts, the log tail, then stdin and output. */
-  private async reattach(server: Server, containerId: string): Promise<void> {
-    const { ctx } = this;
-    if (server.deleted || !isActive(server.state) || server.console.attached) return;
-    const status = await ctx.runtime.status(containerId);
-    // It exited meanwhile: the die event (or the next reconcile) classifies that.
-    if (!status?.running || server.deleted || !isActive(server.state) || server.console.attached) return;
-    server.startedAt = status.startedAt;
-    server.running = { containerId, pid: status.pid };
-    server.console.preload(await ctx.runtime.logTail(containerId, 500).catch(() => Buffer.alloc(0)));
-    if (!server.console.attached) server.console.attach(await ctx.runtime.attach(containerId));
+  /** update_server (update.ts): the new spec, placed through the ports pool. */
+  update(server: Server, payload: Record<string, unknown>): Promise<UpdateResult> {
+    return updateServer(this.ctx, this.ports, (id) => this.otherSpecs(id), server, payload);
   }
 
   /** Follows Docker events; after the stream reconnects (Docker restarted) every active server is re-checked. */
@@ -389,7 +266,7 @@ export class ServerManager {
     this.watcher?.close();
     this.reconciler.close();
     this.exits.close();
-    for (const timer of this.retryTimers) clearTimeout(timer);
+    this.installs.close();
     // Background power work stops with the agent; an acknowledged stop or start is persisted as pending and
     // carried out again at the next boot.
     await Promise.race([

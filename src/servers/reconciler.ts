@@ -37,7 +37,7 @@ export class Reconciler {
   private readonly unstarted = new Set<string>();
 
   constructor(
-    private readonly ctx: ServerContext,
+    private readonly ctx: Pick<ServerContext, 'config' | 'log' | 'runtime' | 'registry'>,
     private readonly exits: ExitHandler,
     private readonly power: PowerController,
   ) {}

@@ -2,9 +2,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { parseImageRef } from '../docker/image-ref.js';
 import { buildInstallContainerOptions, INSTALL_MOUNT } from '../docker/install-options.js';
-import { ownerLabels } from '../docker/labels.js';
 import { AgentError } from '../errors.js';
-import type { ServerContext } from './context.js';
+import { type HelperContext, helperContainerBase } from './helper-container.js';
 import { LineSplitter } from './line-splitter.js';
 import type { Server } from './server.js';
 import { SteamCmdOutput } from './steamcmd-output.js';
@@ -99,32 +98,21 @@ export interface SteamCmdRun {
  * One SteamCMD run. Resolves when SteamCMD exited 0 and printed no failure line; otherwise throws DOCKER_ERROR
  * with the reason (the failure line, or the exit code) and the last lines, or TIMEOUT after steam.timeoutMs.
  */
-export async function runSteamCmd(ctx: ServerContext, server: Server, run: SteamCmdRun): Promise<void> {
-  const { steam, servers, docker } = ctx.config;
+export async function runSteamCmd(ctx: HelperContext, server: Server, run: SteamCmdRun): Promise<void> {
+  const { steam } = ctx.config;
   const pull = await ctx.runtime.pullImage(steam.image, () => undefined);
   if (pull.warning) server.notice('warning', pull.warning);
-  // Per run, not only at boot, for the reason install.ts gives: a `docker network prune` in between.
-  await ctx.runtime.ensureNetwork(docker.installNetwork, 'install');
   const output = new SteamCmdOutput(steam.maxOutputBytes, run.show);
   const splitter = new LineSplitter();
   const options = buildInstallContainerOptions({
+    ...(await helperContainerBase(ctx, server)),
     // Unique per run: two mods of one server may download at once (steam.maxRunsPerServer).
     name: `ctrl-alt-play-steamcmd-${server.id}-${randomBytes(4).toString('hex')}`,
     image: parseImageRef(steam.image).ref,
-    // The install role: deleting the server removes it, and it is the agent's like any install container.
-    labels: ownerLabels(ctx.agentId, server.id, 'install'),
     entrypoint: 'steamcmd',
     cmd: run.args,
     // None of the server's variables: SteamCMD needs none, and a download helper has no business seeing them.
     environment: {},
-    limits: server.spec.limits,
-    minMemoryMb: servers.installMemoryMb,
-    minCpuPercent: servers.installCpuPercent,
-    dataDir: server.dataDir,
-    network: docker.installNetwork,
-    pidsLimit: servers.pidsLimit,
-    tmpSizeMb: servers.tmpSizeMb,
-    hostHasIoWeight: ctx.host.ioWeight,
   });
   let exitCode: number;
   try {
@@ -161,7 +149,7 @@ export function helperPath(relative: string): string {
  * the install's sanitize walk, as for a script.
  */
 export async function runSteamAppUpdate(
-  ctx: ServerContext,
+  ctx: HelperContext,
   server: Server,
   show: (lines: string[]) => void,
   onExit: (exitCode: number) => void,

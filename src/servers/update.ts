@@ -17,6 +17,9 @@ import { isActive } from './state.js';
 
 export type Applied = 'live' | 'next_start';
 
+/** What an update reads: the defaults startup is resolved with, the container calls, the host's facts. */
+export type UpdateContext = Pick<ServerContext, 'config' | 'runtime' | 'hostFacts'>;
+
 export interface UpdateResult {
   applied: Applied;
   warnings: string[];
@@ -118,7 +121,7 @@ export function classifyChange(previous: ServerSpec, next: ServerSpec): SpecChan
  * Returns undefined when applied, else why not.
  */
 async function applyLimitsLive(
-  ctx: ServerContext,
+  ctx: UpdateContext,
   server: Server,
   previous: Limits,
   next: Limits,
@@ -129,7 +132,7 @@ async function applyLimitsLive(
   if ((previous.memory !== 0 && next.memory === 0) || (previous.cpu !== 0 && next.cpu === 0)) {
     return 'lifting a memory or CPU limit needs a new container';
   }
-  const mapped = mapLimits(next, ctx.host.ioWeight);
+  const mapped = mapLimits(next, (await ctx.hostFacts()).ioWeight);
   const resources: Parameters<ServerContext['runtime']['updateResources']>[1] = {};
   if (next.memory > 0) {
     resources.Memory = mapped.Memory;
@@ -152,7 +155,7 @@ async function applyLimitsLive(
  * spec atomically and applies what can be applied now. A refused update changes nothing.
  */
 export async function updateServer(
-  ctx: ServerContext,
+  ctx: UpdateContext,
   ports: PortPool,
   others: (id: string) => ServerSpec[],
   server: Server,

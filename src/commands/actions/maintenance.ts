@@ -3,13 +3,11 @@ import { boolish } from '../../protocol/fields.js';
 import type { FileAccess } from '../../servers/file-access.js';
 import type { ServerManager } from '../../servers/manager.js';
 import { reinstallServer } from '../../servers/reinstall.js';
-import { updateServer } from '../../servers/update.js';
 import { type ActionDefinition, defineAction } from '../dispatcher.js';
 
 /** Changing a server after create: update_server, reinstall_server, get_install_log (PROTOCOL.md §4.6). */
 
 export function maintenanceActions(manager: ServerManager, access: FileAccess): ActionDefinition[] {
-  const { ctx } = manager;
   return [
     defineAction({
       name: 'update_server',
@@ -18,7 +16,7 @@ export function maintenanceActions(manager: ServerManager, access: FileAccess): 
       // Any create_server field: the fields are checked by create_server's own schema once laid over the spec.
       payload: z.looseObject({}),
       async run({ server, serverId }, payload) {
-        const result = await updateServer(ctx, manager.ports, (id) => manager.otherSpecs(id), server, payload);
+        const result = await manager.update(server, payload);
         return {
           message: result.applied === 'live' ? 'update applied' : 'update stored; it takes effect at the next start',
           data: {

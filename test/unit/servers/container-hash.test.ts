@@ -6,8 +6,8 @@ import { createServerPayload, specFromPayload } from '../../../src/servers/spec.
 
 /** The container is re-created exactly when its built options change (issue 14), not when agent-side settings do. */
 const config = configSchema.parse({ nodeId: 'node-1', dataDir: '/tmp/cap-hash' });
-const ctx = { config, agentId: 'agt_hash', runAs: undefined, host: { ioWeight: true } } as never;
-const facts = { hasEntrypoint: false } as never;
+const ctx = { config, agentId: 'agt_hash', runAs: undefined };
+const facts = { image: { hasEntrypoint: false }, host: { ioWeight: true } } as never;
 
 function hashOf(payload: Record<string, unknown>): string {
   const spec = specFromPayload(
