@@ -55,7 +55,15 @@ function connectedData(server: Server) {
   return { connected: server.console.attached && server.state !== 'offline' };
 }
 
-export function consoleActions(ctx: ServerContext): ActionDefinition[] {
+/**
+ * Every console action, in three groups: whether the console is connected, what is sent into it, and the buffer
+ * of lines it keeps. Only the interrupt reads the domain (a signal to the container).
+ */
+export function consoleActions(ctx: Pick<ServerContext, 'runtime'>): ActionDefinition[] {
+  return [...connectionActions(), ...inputActions(ctx), ...bufferActions()];
+}
+
+function connectionActions(): ActionDefinition[] {
   return [
     defineAction({
       name: 'console:status',
@@ -85,6 +93,12 @@ export function consoleActions(ctx: ServerContext): ActionDefinition[] {
         },
       }),
     ),
+  ];
+}
+
+/** A command line, raw input, and Ctrl-C (SIGINT to the container). */
+function inputActions(ctx: Pick<ServerContext, 'runtime'>): ActionDefinition[] {
+  return [
     defineAction({
       name: 'console:command',
       scope: 'server',
@@ -126,6 +140,12 @@ export function consoleActions(ctx: ServerContext): ActionDefinition[] {
         return { data: { sent: true } };
       },
     }),
+  ];
+}
+
+/** The lines the agent keeps per server: read under two names, cleared, downloaded, and the buffer's size. */
+function bufferActions(): ActionDefinition[] {
+  return [
     // The same lines under the two names the panel uses: `history` (console:history) and `logs` (get_server_logs).
     ...(
       [
