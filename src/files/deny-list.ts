@@ -13,7 +13,8 @@ import { AgentError } from '../errors.js';
  *  - patterns apply in order and the last one that matches decides, so `!keep.key` re-allows a name.
  *
  * The sandbox checks it on the lexical and on the resolved path of every operation and on every entry a
- * recursive operation touches (jail.ts, server-files.ts, archives.ts): callers never check it themselves.
+ * recursive operation touches (jail.ts, server-files.ts, tree-ops.ts, archive-plan.ts): callers never check it
+ * themselves.
  */
 
 type Matcher = (path: string) => boolean;

@@ -1,24 +1,15 @@
 import { constants, type Stats } from 'node:fs';
 import { type FileHandle, lstat, mkdir, open, opendir, rmdir, unlink } from 'node:fs/promises';
 import { AgentError } from '../errors.js';
+import { WRITE_NEW } from './atomic-write.js';
 import type { DenyList } from './deny-list.js';
 import { fdPath } from './jail.js';
+import { canChown, type Owner } from './owner.js';
 import { displayPath } from './path-rules.js';
 import { openRegular } from './safe-open.js';
 import { openDirEntry, type WalkLimits, walkEntry } from './tree-walk.js';
 
 /** The recursive operations of the sandbox, each one walk of tree-walk.ts. */
-
-export interface Owner {
-  uid: number;
-  gid: number;
-}
-
-const WRITE_NEW = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-
-function canChown(owner: Owner | undefined): owner is Owner {
-  return owner !== undefined && process.getuid?.() === 0;
-}
 
 function inode(st: Stats): string {
   return `${st.dev}:${st.ino}`;

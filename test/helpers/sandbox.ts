@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Archiver } from '../../src/files/archives.js';
 import { DenyList } from '../../src/files/deny-list.js';
 import { IdNames } from '../../src/files/file-info.js';
-import { type FileLimits, type Quota, ServerFiles } from '../../src/files/server-files.js';
+import type { Quota } from '../../src/files/quota.js';
+import { type FileLimits, ServerFiles } from '../../src/files/server-files.js';
 
 /** A real sandbox on a temporary directory, for unit tests that need no Docker. */
 export interface Sandbox {

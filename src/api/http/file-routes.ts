@@ -2,7 +2,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AgentError } from '../../errors.js';
-import { diskLimit } from '../../files/server-files.js';
+import { diskLimit } from '../../files/quota.js';
 import { writeBody } from '../../files/write-body.js';
 import type { UrlSigner } from '../../protocol/signed-url.js';
 import { httpError, httpErrorBody } from '../../protocol/wire-error.js';
