@@ -53,7 +53,7 @@ async function buildFacts(ctx: ContainerContext, server: Server): Promise<BuildF
 /** The server's container create options, labelled with their own hash. */
 export function serverContainerOptions(
   ctx: Pick<ContainerContext, 'config' | 'agentId' | 'runAs'>,
-  server: Server,
+  server: Pick<Server, 'id' | 'spec' | 'dataDir'>,
   facts: BuildFacts,
 ): ContainerCreateOptions {
   const resolved = resolveStartup(server.spec, {

@@ -1,6 +1,7 @@
 import { mapLimits } from '../docker/container-options.js';
 import { AgentError, toAgentError } from '../errors.js';
 import { describeIssues } from '../protocol/fields.js';
+import { serverContainerOptions } from './container.js';
 import type { ServerContext } from './context.js';
 import type { PortPool } from './port-pool.js';
 import { awaitSettling } from './power.js';
@@ -18,7 +19,7 @@ import { isActive } from './state.js';
 export type Applied = 'live' | 'next_start';
 
 /** What an update reads: the defaults startup is resolved with, the container calls, the host's facts. */
-export type UpdateContext = Pick<ServerContext, 'config' | 'runtime' | 'hostFacts'>;
+export type UpdateContext = Pick<ServerContext, 'config' | 'agentId' | 'runAs' | 'runtime' | 'hostFacts'>;
 
 export interface UpdateResult {
   applied: Applied;
@@ -38,16 +39,8 @@ const EGG_FIELDS = [
   'configFiles',
 ] as const;
 
-/**
- * Spec fields the agent reads when it acts, not when it builds the container: a change is in force at once.
- * Anything not listed (including fields added later) counts as shaping the container, the safe side.
- */
-const AGENT_SIDE = new Set(['name', 'stopCommand', 'denylist', 'restartPolicy', 'consoleBufferLines', 'query']);
-/** The install step reads these; they change the next reinstall, not the container. */
-const INSTALL_SIDE = new Set(['install', 'skipScripts']);
 /** Limits `docker update` changes in place; `disk` is the agent's own (it measures and refuses writes). */
 const DOCKER_LIMITS = ['memory', 'swap', 'cpu', 'io'] as const;
-const METADATA = new Set(['id', 'createdAt', 'updatedAt']);
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -86,13 +79,6 @@ export function updatedSpec(previous: ServerSpec, update: Record<string, unknown
   return next as unknown as ServerSpec;
 }
 
-/** JSON with sorted keys: an environment sent in another key order is not a change. */
-function canonical(value: unknown): string {
-  return JSON.stringify(value, (_key, v) =>
-    isPlainObject(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
-  );
-}
-
 export interface SpecChange {
   /** A Docker limit changed (memory, swap, cpu, io). */
   limits: boolean;
@@ -100,19 +86,32 @@ export interface SpecChange {
   container: boolean;
 }
 
-export function classifyChange(previous: ServerSpec, next: ServerSpec): SpecChange {
-  const change: SpecChange = { limits: false, container: false };
-  const before = previous as unknown as Record<string, unknown>;
-  const after = next as unknown as Record<string, unknown>;
-  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
-    if (METADATA.has(key) || canonical(before[key]) === canonical(after[key])) continue;
-    if (key === 'limits') {
-      change.limits ||= DOCKER_LIMITS.some((k) => previous.limits[k] !== next.limits[k]);
-    } else if (!AGENT_SIDE.has(key) && !INSTALL_SIDE.has(key)) {
-      change.container = true;
-    }
-  }
-  return change;
+/**
+ * Decided on the create options built from each spec, as the spec hash is (container.ts), so no list of fields
+ * can drift from what the container is made of. The new spec is built with the old limits: a limit change goes
+ * live through `docker update` and does not by itself mean a new container. Both sides are built with the same
+ * facts; only the specs differ. The environment is compared as a set: the same variables sent in another order
+ * are no change.
+ */
+export function classifyChange(
+  ctx: Pick<ServerContext, 'config' | 'agentId' | 'runAs'>,
+  server: Pick<Server, 'id' | 'dataDir'>,
+  previous: ServerSpec,
+  next: ServerSpec,
+): SpecChange {
+  const facts = { image: { hasEntrypoint: false, user: '' }, host: { ioWeight: true } };
+  const shape = (spec: ServerSpec) => {
+    const {
+      Labels: _hashed,
+      Env,
+      ...options
+    } = serverContainerOptions(ctx, { id: server.id, dataDir: server.dataDir, spec }, facts);
+    return JSON.stringify({ ...options, Env: [...(Env ?? [])].sort() });
+  };
+  return {
+    limits: DOCKER_LIMITS.some((k) => previous.limits[k] !== next.limits[k]),
+    container: shape(previous) !== shape({ ...next, limits: previous.limits }),
+  };
 }
 
 /**
@@ -178,7 +177,7 @@ export async function updateServer(
     }
     return { previous: before, next: placed };
   });
-  const change = classifyChange(previous, next);
+  const change = classifyChange(ctx, server, previous, next);
   const warnings: string[] = [];
   let applied: Applied = change.container ? 'next_start' : 'live';
   if (change.limits) {
