@@ -83,6 +83,28 @@ function sendError(reply: FastifyReply, code: ErrorCode, message: string): Fasti
 
 /** Builds the listener of PROTOCOL.md §2: /health, /ready, /api/status, /api/command, plus plugins. */
 export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: FastifyInstance; beginShutdown(): void }> {
+  const app = createFastify(options);
+  const token = typeof options.token === 'string' ? new NodeToken(options.token) : options.token;
+  let shuttingDown = false;
+  const helpers: HttpHelpers = {
+    isAuthorized: (request) => token.matches(tokenFromHeaders(request.headers)),
+    isShuttingDown: () => shuttingDown,
+    authFailures: new AuthFailureLimiter(options.authFailuresPerMinute),
+  };
+  addGuardHooks(app, helpers);
+  addErrorHandlers(app, options.bodyLimitBytes);
+  addStatusRoutes(app, options.status);
+  addCommandRoute(app, options.dispatcher);
+  for (const plugin of options.plugins ?? []) await plugin(app, helpers);
+  return {
+    app,
+    beginShutdown: () => {
+      shuttingDown = true;
+    },
+  };
+}
+
+function createFastify(options: HttpAppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: options.logger as FastifyBaseLogger,
     // Per-request logs would be one line per panel poll; failures are logged where they happen instead.
@@ -96,21 +118,16 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   }) as unknown as FastifyInstance;
   // Slowloris guard: a client gets 10 s to send its headers.
   app.server.headersTimeout = 10_000;
-
-  const token = typeof options.token === 'string' ? new NodeToken(options.token) : options.token;
-  const limiter = new AuthFailureLimiter(options.authFailuresPerMinute);
-  let shuttingDown = false;
-  const helpers: HttpHelpers = {
-    isAuthorized: (request) => token.matches(tokenFromHeaders(request.headers)),
-    isShuttingDown: () => shuttingDown,
-    authFailures: limiter,
-  };
-
   // Bodies are kept raw and parsed by the route: the panel sends JSON as application/json, text/plain or with
   // no type at all, and a GET probe may carry `Content-Type: application/json` with no body.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  return app;
+}
 
+/** Security headers on every reply, then the one auth check (PROTOCOL.md §2.1), and the refused-upgrade clean-up. */
+function addGuardHooks(app: FastifyInstance, helpers: HttpHelpers): void {
+  const limiter = helpers.authFailures;
   app.addHook('onRequest', async (request, reply) => {
     reply.headers({
       'x-content-type-options': 'nosniff',
@@ -121,7 +138,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     });
     const path = request.url.split('?')[0] ?? '';
     if (PUBLIC_PATHS.has(path)) return;
-    if (shuttingDown) return sendError(reply, 'SHUTTING_DOWN', 'the agent is shutting down');
+    if (helpers.isShuttingDown()) return sendError(reply, 'SHUTTING_DOWN', 'the agent is shutting down');
     const hasCredentials = Boolean(request.headers.authorization || request.headers['x-api-key']);
     const address = request.ip;
     // Checked before the WebSocket exemption below: an address that failed too often (over HTTP or with /api/ws
@@ -145,10 +162,12 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
   app.addHook('onResponse', async (request) => {
     if (request.raw.headers.upgrade) request.raw.socket.destroy();
   });
+}
 
+function addErrorHandlers(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, request, reply) => {
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || err.statusCode === 413) {
-      return sendError(reply, 'PAYLOAD_TOO_LARGE', `request body exceeds ${options.bodyLimitBytes} bytes`);
+      return sendError(reply, 'PAYLOAD_TOO_LARGE', `request body exceeds ${bodyLimitBytes} bytes`);
     }
     if (err.statusCode && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(reply, 'BAD_REQUEST', err.message);
@@ -165,8 +184,10 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
       return sendError(reply, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}`);
     return sendError(reply, 'NOT_FOUND', `no route ${request.method} ${path}`);
   });
+}
 
-  const { status } = options;
+/** /health, /ready and /api/status (PROTOCOL.md §2.2), read from the live object graph. */
+function addStatusRoutes(app: FastifyInstance, status: AgentStatus): void {
   // `status` stays "healthy" and `connected` true whatever is degraded: the panel adopts (and keeps) an agent only
   // on exactly those values (PROTOCOL.md §2.2), so "degraded" there would make it drop a node whose API still
   // answers and whose servers may still run, and hide the Docker trouble it could otherwise show. The trouble
@@ -203,7 +224,10 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     docker: status.docker(),
     panelLink: status.panelLink(),
   }));
+}
 
+/** POST /api/command: every parsed command gets HTTP 200, its success or failure in the body (PROTOCOL.md §2.3). */
+function addCommandRoute(app: FastifyInstance, dispatcher: Dispatcher): void {
   app.post('/api/command', async (request, reply) => {
     const raw = request.body;
     const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : '';
@@ -215,16 +239,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<{ app: Fast
     } catch (err) {
       return sendError(reply, 'BAD_REQUEST', `the request body is not valid JSON: ${(err as Error).message}`);
     }
-    const result = await options.dispatcher.dispatch(body, request.log as unknown as Logger);
+    const result = await dispatcher.dispatch(body, request.log as unknown as Logger);
     return reply.code(200).header('content-type', 'application/json; charset=utf-8').send(httpReplyBody(result));
   });
-
-  for (const plugin of options.plugins ?? []) await plugin(app, helpers);
-
-  return {
-    app,
-    beginShutdown: () => {
-      shuttingDown = true;
-    },
-  };
 }
