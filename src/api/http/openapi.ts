@@ -85,6 +85,33 @@ export interface OpenApiInput {
 }
 
 export function buildOpenApiDocument({ version, actions }: OpenApiInput): Record<string, unknown> {
+  const { schemas, mapping } = componentSchemas(actions);
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Ctrl-Alt-Play Agent HTTP API',
+      version,
+      description:
+        'The node agent of the Ctrl-Alt-Play Panel. Every action goes through POST /api/command; the WebSocket ' +
+        'transports (/api/ws and the outbound panel link) carry the same commands. The wire contract is PROTOCOL.md.',
+    },
+    security: [{ bearer: [] }, { apiKey: [] }],
+    paths: { ...statusPaths(), ...commandPaths(mapping), ...filePaths(), ...operatorPaths() },
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: "The node's daemon token." },
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+      },
+      schemas,
+    },
+  };
+}
+
+/**
+ * The response schemas, then a payload schema and a command schema per action; `mapping` is the discriminator
+ * from an action's name to its command schema.
+ */
+function componentSchemas(actions: readonly ActionDefinition[]) {
   const schemas: Record<string, unknown> = {
     Health: jsonSchema(healthResponse),
     Ready: jsonSchema(readyResponse),
@@ -105,7 +132,7 @@ export function buildOpenApiDocument({ version, actions }: OpenApiInput): Record
       'x-mode': action.mode,
       properties: {
         action: { const: action.name },
-        serverId: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+        serverId: { type: 'string', pattern: SERVER_ID_PATTERN },
         payload: { $ref: `#/components/schemas/payload.${name}` },
         id: { type: ['string', 'number'] },
       },
@@ -113,13 +140,74 @@ export function buildOpenApiDocument({ version, actions }: OpenApiInput): Record
     };
     mapping[action.name] = `#/components/schemas/command.${name}`;
   }
-  const publicRoute = { security: [] };
-  const unauthorized = json('Error', 'Missing or wrong node token (AUTH_FAILED), or RATE_LIMITED (429).');
+  return { schemas, mapping };
+}
+
+const SERVER_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$';
+const publicRoute = { security: [] };
+const unauthorized = json('Error', 'Missing or wrong node token (AUTH_FAILED), or RATE_LIMITED (429).');
+
+/** The routes a monitor polls: two public probes and the authenticated status. */
+function statusPaths() {
+  return {
+    '/health': {
+      get: { ...publicRoute, summary: 'Liveness; always 200', responses: { 200: json('Health', 'Serving.') } },
+    },
+    '/ready': {
+      get: {
+        ...publicRoute,
+        summary: 'Readiness: Docker answers and boot reconciliation is done',
+        responses: { 200: json('Ready', 'Ready.'), 503: json('Ready', 'Not ready, with the reason.') },
+      },
+    },
+    '/api/status': {
+      get: { summary: 'Node status', responses: { 200: json('Status', 'Status.'), 401: unauthorized } },
+    },
+  };
+}
+
+/** The two ways in for commands: one per HTTP request (a body per action schema), or a WebSocket. */
+function commandPaths(mapping: Record<string, string>) {
+  return {
+    '/api/command': {
+      post: {
+        summary: 'Run one action',
+        description: 'Every parsed command gets HTTP 200 with success true or false (PROTOCOL.md §2.3).',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                oneOf: Object.values(mapping).map(($ref) => ({ $ref })),
+                discriminator: { propertyName: 'action', mapping },
+              },
+            },
+          },
+        },
+        responses: {
+          200: json('CommandReply', 'The action ran, or failed with a catalogue error.'),
+          400: json('Error', 'Empty or unparseable body.'),
+          401: unauthorized,
+          413: json('Error', 'Body over http.bodyLimitBytes.'),
+        },
+      },
+    },
+    '/api/ws': {
+      get: {
+        summary: 'WebSocket upgrade (PROTOCOL.md §6); may authenticate with its first frame instead',
+        responses: { 101: { description: 'Switching protocols.' }, 401: unauthorized },
+      },
+    },
+  };
+}
+
+/** Streaming file transfer (file-routes.ts), by node token or by a signed URL from get_file_url. */
+function filePaths() {
   const serverParam = {
     name: 'id',
     in: 'path',
     required: true,
-    schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+    schema: { type: 'string', pattern: SERVER_ID_PATTERN },
   };
   const fileQuery = ['path', 'expires', 'signature'].map((name) => ({
     name,
@@ -129,97 +217,43 @@ export function buildOpenApiDocument({ version, actions }: OpenApiInput): Record
     ...(name === 'path' ? {} : { description: 'From get_file_url, instead of the bearer token.' }),
   }));
   return {
-    openapi: '3.1.0',
-    info: {
-      title: 'Ctrl-Alt-Play Agent HTTP API',
-      version,
-      description:
-        'The node agent of the Ctrl-Alt-Play Panel. Every action goes through POST /api/command; the WebSocket ' +
-        'transports (/api/ws and the outbound panel link) carry the same commands. The wire contract is PROTOCOL.md.',
+    '/api/servers/{id}/files/content': {
+      get: {
+        summary: 'Stream a file out (Range supported)',
+        parameters: [serverParam, ...fileQuery],
+        responses: {
+          200: { description: 'The file.', content: { 'application/octet-stream': {} } },
+          206: { description: 'A range of the file.', content: { 'application/octet-stream': {} } },
+          401: unauthorized,
+        },
+      },
+      put: {
+        summary: 'Stream a file in (written to a temporary file, then renamed into place)',
+        parameters: [serverParam, ...fileQuery],
+        requestBody: { required: true, content: { 'application/octet-stream': {} } },
+        responses: { 200: json('CommandReply', 'Written.'), 401: unauthorized },
+      },
     },
-    security: [{ bearer: [] }, { apiKey: [] }],
-    paths: {
-      '/health': {
-        get: { ...publicRoute, summary: 'Liveness; always 200', responses: { 200: json('Health', 'Serving.') } },
-      },
-      '/ready': {
-        get: {
-          ...publicRoute,
-          summary: 'Readiness: Docker answers and boot reconciliation is done',
-          responses: { 200: json('Ready', 'Ready.'), 503: json('Ready', 'Not ready, with the reason.') },
-        },
-      },
-      '/api/status': {
-        get: { summary: 'Node status', responses: { 200: json('Status', 'Status.'), 401: unauthorized } },
-      },
-      '/api/command': {
-        post: {
-          summary: 'Run one action',
-          description: 'Every parsed command gets HTTP 200 with success true or false (PROTOCOL.md §2.3).',
-          requestBody: {
-            required: true,
-            content: {
-              'application/json': {
-                schema: {
-                  oneOf: Object.values(mapping).map(($ref) => ({ $ref })),
-                  discriminator: { propertyName: 'action', mapping },
-                },
-              },
-            },
-          },
-          responses: {
-            200: json('CommandReply', 'The action ran, or failed with a catalogue error.'),
-            400: json('Error', 'Empty or unparseable body.'),
-            401: unauthorized,
-            413: json('Error', 'Body over http.bodyLimitBytes.'),
-          },
-        },
-      },
-      '/api/ws': {
-        get: {
-          summary: 'WebSocket upgrade (PROTOCOL.md §6); may authenticate with its first frame instead',
-          responses: { 101: { description: 'Switching protocols.' }, 401: unauthorized },
-        },
-      },
-      '/api/servers/{id}/files/content': {
-        get: {
-          summary: 'Stream a file out (Range supported)',
-          parameters: [serverParam, ...fileQuery],
-          responses: {
-            200: { description: 'The file.', content: { 'application/octet-stream': {} } },
-            206: { description: 'A range of the file.', content: { 'application/octet-stream': {} } },
-            401: unauthorized,
-          },
-        },
-        put: {
-          summary: 'Stream a file in (written to a temporary file, then renamed into place)',
-          parameters: [serverParam, ...fileQuery],
-          requestBody: { required: true, content: { 'application/octet-stream': {} } },
-          responses: { 200: json('CommandReply', 'Written.'), 401: unauthorized },
-        },
-      },
-      '/metrics': {
-        get: {
-          summary: 'Prometheus metrics (text format 0.0.4); on metrics.listen instead when that is configured',
-          responses: {
-            200: { description: 'Metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
-            401: unauthorized,
-          },
-        },
-      },
-      '/api/docs': {
-        get: {
-          summary: 'This document',
-          responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': {} } }, 401: unauthorized },
+  };
+}
+
+/** What an operator reads: metrics and this document. */
+function operatorPaths() {
+  return {
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics (text format 0.0.4); on metrics.listen instead when that is configured',
+        responses: {
+          200: { description: 'Metrics.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          401: unauthorized,
         },
       },
     },
-    components: {
-      securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: "The node's daemon token." },
-        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+    '/api/docs': {
+      get: {
+        summary: 'This document',
+        responses: { 200: { description: 'OpenAPI 3.1.', content: { 'application/json': {} } }, 401: unauthorized },
       },
-      schemas,
     },
   };
 }
