@@ -50,9 +50,20 @@ interface Query {
   signature?: string;
 }
 
-export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess; signer: UrlSigner }) {
+type FileRequest = FastifyRequest<{ Params: Params; Querystring: Query }>;
+
+interface FileRouteDeps {
+  registry: ServerRegistry;
+  access: FileAccess;
+  signer: UrlSigner;
+}
+
+/** Throws AUTH_FAILED unless the request carries the node token or a valid signature for this method and path. */
+type Authorize = (request: FileRequest, method: string) => void;
+
+export function fileRoutes(deps: FileRouteDeps) {
   return async (app: FastifyInstance, helpers: HttpHelpers): Promise<void> => {
-    const authorize = (request: FastifyRequest<{ Params: Params; Querystring: Query }>, method: string) => {
+    const authorize: Authorize = (request, method) => {
       if (helpers.isAuthorized(request)) return;
       const { id } = request.params;
       const { path = '', expires, signature } = request.query;
@@ -60,101 +71,113 @@ export function fileRoutes(deps: { registry: ServerRegistry; access: FileAccess;
         throw new AgentError('AUTH_FAILED', 'unauthorized');
       }
     };
-    const fail = (reply: FastifyReply, err: unknown) => {
-      const { status, body } = httpError(err, 'resource');
-      return reply.code(status).send(body);
-    };
-
-    app.get<{ Params: Params; Querystring: Query }>(FILE_CONTENT_ROUTE, async (request, reply) => {
-      try {
-        authorize(request, 'GET');
-        const server = deps.registry.resolve(request.params.id);
-        // The sandbox opens it: denylist on the resolved path, regular files only, never a FIFO or device.
-        const file = await deps.access.files(server).openForDownload(request.query.path ?? '');
-        const { st, name } = file;
-        const range = parseRange(request.headers.range, st.size);
-        if (range === 'invalid') {
-          await file.close();
-          return reply
-            .code(416)
-            .header('content-range', `bytes */${st.size}`)
-            .send(httpErrorBody(new AgentError('BAD_REQUEST', 'unsatisfiable range')));
-        }
-        const start = range?.start ?? 0;
-        const end = range?.end ?? st.size - 1;
-        reply
-          .code(range ? 206 : 200)
-          .header('content-type', 'application/octet-stream')
-          .header('accept-ranges', 'bytes')
-          .header('content-length', String(Math.max(0, end - start + 1)))
-          .header('last-modified', st.mtime.toUTCString())
-          .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`);
-        if (range) reply.header('content-range', `bytes ${start}-${end}/${st.size}`);
-        if (st.size === 0) {
-          await file.close();
-          return reply.send('');
-        }
-        // The body goes straight to the socket from two reused buffers (send-range.ts) instead of through
-        // reply.send(stream), which would need a fresh buffer per read. The headers Fastify holds (the security
-        // headers of the onRequest hook included) go out with it.
-        reply.hijack();
-        reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
-        if (request.method === 'HEAD') {
-          await file.close();
-          reply.raw.end();
-          return;
-        }
-        await file.send(start, end, reply.raw).catch((err: unknown) => {
-          // The status line is gone: a failure can only cut the response, which the client sees as short.
-          reply.raw.destroy();
-          request.log.debug({ err }, 'download ended early');
-        });
-      } catch (err) {
-        return fail(reply, err);
-      }
-    });
-
+    app.get<{ Params: Params; Querystring: Query }>(FILE_CONTENT_ROUTE, (request, reply) =>
+      download(deps, authorize, request, reply).catch((err: unknown) => fail(reply, err)),
+    );
     // The upload route keeps the body as a stream: its own content-type parser passes the request through
     // instead of buffering it like /api/command does.
     await app.register(async (scope) => {
       scope.removeAllContentTypeParsers();
       scope.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
-      scope.put<{ Params: Params; Querystring: Query }>(FILE_CONTENT_ROUTE, async (request, reply) => {
-        try {
-          authorize(request, 'PUT');
-          const server = deps.registry.resolve(request.params.id);
-          const declared = Number(request.headers['content-length'] ?? Number.NaN);
-          const cap = deps.access.config.streamUploadMaxBytes;
-          if (declared > cap) throw new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`);
-          const body = (request.body ?? request.raw) as Readable;
-          // The bound is enforced while the body flows: the disk limit's headroom (a chunked body has no length).
-          const data = await deps.access.files(server).writeAtomic(
-            request.query.path,
-            'path',
-            async (handle, headroom) => {
-              if (declared > headroom) throw diskLimit(declared, headroom);
-              const bound = Math.min(cap, headroom);
-              return writeBody(
-                body,
-                handle.fd,
-                bound,
-                () =>
-                  bound < cap
-                    ? diskLimit(bound + 1, headroom)
-                    : new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`),
-                // The request body is read by nothing else, so its chunks' memory is freed as it reaches the disk.
-                { ownsChunks: true },
-              );
-            },
-            // No fsync before the rename: a multi-GB world upload would wait on the disk for seconds, and the
-            // rename still never exposes a half-written file (bench/files.mjs compares with Go's net/http).
-            { fsync: false },
-          );
-          return reply.send({ success: true, data });
-        } catch (err) {
-          return fail(reply, err);
-        }
-      });
+      scope.put<{ Params: Params; Querystring: Query }>(FILE_CONTENT_ROUTE, (request, reply) =>
+        upload(deps, authorize, request, reply).catch((err: unknown) => fail(reply, err)),
+      );
     });
   };
+}
+
+/** A failure before the status line went out, in the resource policy's wire shape (404, 403, 413…). */
+function fail(reply: FastifyReply, err: unknown): FastifyReply {
+  const { status, body } = httpError(err, 'resource');
+  return reply.code(status).send(body);
+}
+
+/** GET (and HEAD): the whole file or one range of it, straight from the sandbox's handle to the socket. */
+async function download(
+  deps: FileRouteDeps,
+  authorize: Authorize,
+  request: FileRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply | undefined> {
+  authorize(request, 'GET');
+  const server = deps.registry.resolve(request.params.id);
+  // The sandbox opens it: denylist on the resolved path, regular files only, never a FIFO or device.
+  const file = await deps.access.files(server).openForDownload(request.query.path ?? '');
+  const { st, name } = file;
+  const range = parseRange(request.headers.range, st.size);
+  if (range === 'invalid') {
+    await file.close();
+    return reply
+      .code(416)
+      .header('content-range', `bytes */${st.size}`)
+      .send(httpErrorBody(new AgentError('BAD_REQUEST', 'unsatisfiable range')));
+  }
+  const start = range?.start ?? 0;
+  const end = range?.end ?? st.size - 1;
+  reply
+    .code(range ? 206 : 200)
+    .header('content-type', 'application/octet-stream')
+    .header('accept-ranges', 'bytes')
+    .header('content-length', String(Math.max(0, end - start + 1)))
+    .header('last-modified', st.mtime.toUTCString())
+    .header('content-disposition', `attachment; filename*=UTF-8''${encodeURIComponent(name)}`);
+  if (range) reply.header('content-range', `bytes ${start}-${end}/${st.size}`);
+  if (st.size === 0) {
+    await file.close();
+    return reply.send('');
+  }
+  // The body goes straight to the socket from two reused buffers (send-range.ts) instead of through
+  // reply.send(stream), which would need a fresh buffer per read. The headers Fastify holds (the security
+  // headers of the onRequest hook included) go out with it.
+  reply.hijack();
+  reply.raw.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+  if (request.method === 'HEAD') {
+    await file.close();
+    reply.raw.end();
+    return;
+  }
+  await file.send(start, end, reply.raw).catch((err: unknown) => {
+    // The status line is gone: a failure can only cut the response, which the client sees as short.
+    reply.raw.destroy();
+    request.log.debug({ err }, 'download ended early');
+  });
+}
+
+/** PUT: the body streamed into a temporary file beside the target, bounded as it flows, then renamed into place. */
+async function upload(
+  deps: FileRouteDeps,
+  authorize: Authorize,
+  request: FileRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
+  authorize(request, 'PUT');
+  const server = deps.registry.resolve(request.params.id);
+  const declared = Number(request.headers['content-length'] ?? Number.NaN);
+  const cap = deps.access.config.streamUploadMaxBytes;
+  if (declared > cap) throw new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`);
+  const body = (request.body ?? request.raw) as Readable;
+  // The bound is enforced while the body flows: the disk limit's headroom (a chunked body has no length).
+  const data = await deps.access.files(server).writeAtomic(
+    request.query.path,
+    'path',
+    async (handle, headroom) => {
+      if (declared > headroom) throw diskLimit(declared, headroom);
+      const bound = Math.min(cap, headroom);
+      return writeBody(
+        body,
+        handle.fd,
+        bound,
+        () =>
+          bound < cap
+            ? diskLimit(bound + 1, headroom)
+            : new AgentError('FILE_TOO_LARGE', `the upload is larger than ${cap} bytes`),
+        // The request body is read by nothing else, so its chunks' memory is freed as it reaches the disk.
+        { ownsChunks: true },
+      );
+    },
+    // No fsync before the rename: a multi-GB world upload would wait on the disk for seconds, and the
+    // rename still never exposes a half-written file (bench/files.mjs compares with Go's net/http).
+    { fsync: false },
+  );
+  return reply.send({ success: true, data });
 }
