@@ -2,9 +2,10 @@
 // container (same run, same machine), and the agent's idle RSS with 0 and with 50 servers.
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
+import { startAgentProcess } from '../test/helpers/agent-process.mjs';
 import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
-import { percentile, startAgentProcess, waitFor } from './lib/agent.mjs';
 import { request } from './lib/http.mjs';
+import { percentile, waitFor } from './lib/measure.mjs';
 
 const ITERATIONS = 500;
 

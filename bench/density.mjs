@@ -11,8 +11,9 @@ import path from 'node:path';
 import Docker from 'dockerode';
 import WebSocket from 'ws';
 import { buildContainerOptions } from '../dist/docker/container-options.js';
+import { startAgentProcess } from '../test/helpers/agent-process.mjs';
 import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
-import { percentile, startAgentProcess, waitFor } from './lib/agent.mjs';
+import { percentile, waitFor } from './lib/measure.mjs';
 
 const N = Number(process.env.DENSITY_SERVERS ?? 200);
 const CONCURRENCY = 4;

@@ -8,11 +8,12 @@ import { createWriteStream } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Docker from 'dockerode';
+import { startAgentProcess } from '../test/helpers/agent-process.mjs';
 import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
-import { startAgentProcess, waitFor } from './lib/agent.mjs';
 import { guaranteeCosts } from './lib/file-guarantees.mjs';
 import { buildGoPeer, startGoPeer, startNodePeer } from './lib/file-peers.mjs';
 import { request } from './lib/http.mjs';
+import { waitFor } from './lib/measure.mjs';
 
 const SIZE_MIB = 256;
 const ROUNDS = Number(process.env.BENCH_FILE_ROUNDS ?? 9);

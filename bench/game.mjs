@@ -10,8 +10,9 @@ import { applyConfigFiles } from '../dist/files/config-files/apply-config-files.
 import { DenyList } from '../dist/files/deny-list.js';
 import { IdNames } from '../dist/files/file-info.js';
 import { ServerFiles } from '../dist/files/server-files.js';
+import { startAgentProcess } from '../test/helpers/agent-process.mjs';
 import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
-import { percentile, startAgentProcess, waitFor } from './lib/agent.mjs';
+import { percentile, waitFor } from './lib/measure.mjs';
 
 const ROUNDS = 8;
 const median = (xs) =>

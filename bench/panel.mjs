@@ -3,9 +3,10 @@
 import { randomBytes } from 'node:crypto';
 import Docker from 'dockerode';
 import { WebSocketServer } from 'ws';
+import { startAgentProcess } from '../test/helpers/agent-process.mjs';
 import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
-import { percentile, startAgentProcess, waitFor } from './lib/agent.mjs';
 import { request } from './lib/http.mjs';
+import { percentile, waitFor } from './lib/measure.mjs';
 
 function panelServer(port) {
   return new Promise((resolve) => {

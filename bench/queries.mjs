@@ -4,9 +4,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import Docker from 'dockerode';
+import { startAgentProcess } from '../test/helpers/agent-process.mjs';
 import { ensureOpenttdImage, OPENTTD_IMAGE } from '../test/helpers/openttd-image.mjs';
 import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
-import { startAgentProcess } from './lib/agent.mjs';
 
 const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
 const QUERIED = 10;

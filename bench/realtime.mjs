@@ -4,8 +4,9 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import Docker from 'dockerode';
 import WebSocket from 'ws';
+import { startAgentProcess } from '../test/helpers/agent-process.mjs';
 import { ensureTestImage, TEST_IMAGE } from '../test/helpers/test-image.mjs';
-import { percentile, startAgentProcess, waitFor } from './lib/agent.mjs';
+import { percentile, waitFor } from './lib/measure.mjs';
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 

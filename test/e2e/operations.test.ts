@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prepareDataDir, removeDataDir, waitFor } from '../helpers/agent.js';
-import { type AgentProcess, spawnAgent } from '../helpers/agent-process.js';
+import { type AgentProcess, spawnAgent } from '../helpers/agent-process.mjs';
 import { TestSocket } from '../helpers/ws-client.js';
 
 /**

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareDataDir, removeDataDir, uuid, waitFor } from '../helpers/agent.js';
-import { type AgentProcess, spawnAgent } from '../helpers/agent-process.js';
+import { type AgentProcess, spawnAgent } from '../helpers/agent-process.mjs';
 import { TEST_IMAGE } from '../helpers/constants.js';
 
 /**

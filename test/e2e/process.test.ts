@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prepareDataDir, removeDataDir, uuid, waitFor } from '../helpers/agent.js';
-import { type AgentProcess, spawnAgent } from '../helpers/agent-process.js';
+import { type AgentProcess, spawnAgent } from '../helpers/agent-process.mjs';
 import { TEST_IMAGE } from '../helpers/constants.js';
 import { labelFilter } from '../helpers/labels.js';
 

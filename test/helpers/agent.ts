@@ -6,8 +6,12 @@ import { dataDirLayout } from '../../src/config/data-dir.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logging.js';
 import { type RunningAgent, startAgent } from '../../src/main.js';
+import { commandClient, waitFor } from './agent-client.mjs';
 import { runPrefix } from './constants.js';
 import { STEAMCMD_IMAGE } from './steamcmd-image.mjs';
+
+// One command client and one poll for every test and the bench (agent-client.mjs is plain JavaScript for the bench).
+export { commandClient, waitFor };
 
 export interface TestAgent {
   url: string;
@@ -29,18 +33,6 @@ export async function prepareDataDir(): Promise<{ dataDir: string; token: string
   await writeFile(dataDirLayout(dataDir).token, `${token}\n`, { mode: 0o600 });
   await writeFile(dataDirLayout(dataDir).agentId, `${agentId}\n`);
   return { dataDir, token, agentId };
-}
-
-export function commandClient(url: string, token: string) {
-  return async (body: unknown): Promise<Record<string, any>> => {
-    const res = await fetch(`${url}/api/command`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-    return (await res.json()) as Record<string, any>;
-  };
 }
 
 /** Starts an agent in this process on a free port; `overrides` are config keys (file-style tree). */
@@ -93,18 +85,6 @@ export async function deleteServersAndStop(agent: TestAgent): Promise<void> {
   );
   await agent.stop();
   await removeDataDir(agent.dataDir);
-}
-
-/** Polls `probe` until it returns a truthy value (the panel polls too); fails with the last value seen. */
-export async function waitFor<T>(probe: () => Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  while (Date.now() < deadline) {
-    last = await probe();
-    if (last) return last;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}; last value: ${JSON.stringify(last)}`);
 }
 
 /** Waits until get_server_status reports `status`; on time-out the error shows the last reply. */
