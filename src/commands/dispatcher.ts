@@ -14,7 +14,12 @@ import type { Server } from '../servers/server.js';
  * Handlers are small modules of `ActionDefinition`s; transports only turn `Reply` into their wire shape.
  */
 
-/** sync: answered when done; ack: validated, accepted, finished in the background; bg: sync up to a limit. */
+/**
+ * How the reply relates to the work (PROTOCOL.md §3): sync, answered when done; ack, validated and accepted, finished
+ * in the background (the outcome arrives as events); bg, sync up to a limit, then an operation id and
+ * operation_completed. Each action's own run() carries it out; the dispatcher publishes it to clients through the
+ * OpenAPI document (`x-mode`), the one place a client reads it.
+ */
 export type ActionMode = 'sync' | 'ack' | 'bg';
 /** server: needs a known server; new-server: a valid id that may not exist yet (create); node: no server. */
 export type ActionScope = 'server' | 'new-server' | 'node';
@@ -83,18 +88,14 @@ export class Dispatcher {
     return [...this.actions.keys()].sort();
   }
 
-  /** Every registered action, sorted by name (the OpenAPI document is generated from their payload schemas). */
   /** The ticket permission an action needs (undefined: not allowed to tickets, or no such action). */
   ticketPermission(action: string): TicketPermission | undefined {
     return this.actions.get(action)?.ticket;
   }
 
+  /** Every registered action, sorted by name (the OpenAPI document is generated from their payload schemas). */
   get definitions(): readonly ActionDefinition[] {
     return this.actionNames.map((name) => this.actions.get(name) as ActionDefinition);
-  }
-
-  has(action: string): boolean {
-    return this.actions.has(action);
   }
 
   /** Never throws: every failure becomes a Reply with a catalogue error. */

@@ -23,7 +23,6 @@ export interface DockerHealthOptions {
 export class DockerHealth {
   private stateValue: DockerReachability = 'unknown';
   version: string | undefined;
-  cgroupVersion: string | undefined;
   /** Why the last ping failed (the socket's ENOENT, EACCES, ECONNREFUSED, or a time-out). */
   lastError: AgentError | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -62,7 +61,6 @@ export class DockerHealth {
     if (ok && !this.version) {
       const v = await this.runtime.version().catch(() => undefined);
       this.version = v?.version;
-      this.cgroupVersion = v?.cgroupVersion;
     }
     const next: DockerReachability = ok ? 'reachable' : 'unreachable';
     if (next !== this.stateValue) {

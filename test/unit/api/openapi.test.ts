@@ -56,6 +56,24 @@ describe('GET /api/docs', () => {
     expect(schemas['payload.create_server'].required).toContain('image');
   });
 
+  it("gives every action the mode docs/PROTOCOL.md's action tables give it (sync, ack or bg, §2.4)", async () => {
+    const schemas = served.components.schemas as Record<string, any>;
+    const protocol = await readFile(new URL('../../../docs/PROTOCOL.md', import.meta.url), 'utf8');
+    let compared = 0;
+    for (const line of protocol.split('\n')) {
+      const cells = line.split('|').map((c) => c.trim());
+      const modes = cells.at(-2)?.split(' / ') ?? [];
+      if (!line.startsWith('| `') || !modes.every((m) => ['sync', 'ack', 'bg'].includes(m))) continue;
+      const names = [...(cells[1] ?? '').matchAll(/`([a-z_:]+)`/g)].map((m) => m[1] as string);
+      names.forEach((name, i) => {
+        const declared = schemas[`command.${name.replace(/[^A-Za-z0-9._-]/g, '.')}`]?.['x-mode'];
+        expect(declared, name).toBe(modes.length === names.length ? modes[i] : modes[0]);
+        compared++;
+      });
+    }
+    expect(compared).toBeGreaterThan(30);
+  });
+
   it('asks for the node token like every route but /health and /ready (PROTOCOL.md §2.1)', async () => {
     expect((await fetch(`${agent.url}/api/docs`)).status).toBe(401);
   });
