@@ -9,27 +9,23 @@ import {
   commandBody,
   eventFrame,
   type Frame,
-  FrameError,
   type HelloIdentity,
   helloFrame,
-  parseFrame,
   pongFrame,
   responseFrame,
 } from '../../protocol/frames.js';
 import type { TicketSigner } from '../../protocol/tickets.js';
 import type { ServerRegistry } from '../../servers/registry.js';
+import { admitFrame } from './admit-frame.js';
 import { type AuthFailures, judgeAuthFrame, type Principal } from './auth-frame.js';
+import { EventHold } from './event-hold.js';
 import { raiseFrameLimit } from './frame-limit.js';
 import { FrameBudget, TokenBucket } from './rate-limiter.js';
+import { SocketDeadlines } from './socket-deadlines.js';
 import { Subscriptions } from './subscriptions.js';
 import { ticketGuard } from './ticket-guard.js';
 
 export type { Principal } from './auth-frame.js';
-
-/** Events held back while a command is in flight (its response must precede them). */
-const MAX_HELD_EVENTS = 10_000;
-/** setTimeout's ceiling; a ticket that lives longer is re-checked at this interval. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** What main.ts builds once for every socket. */
 export interface ConnectionDeps {
@@ -60,25 +56,26 @@ export interface Seat {
   closed(conn: WsConnection): void;
 }
 
-/** awaiting_auth → open → closed, or awaiting_auth → closed; nothing leaves closed. */
-type ConnState = 'awaiting_auth' | 'open' | 'closed';
+/**
+ * awaiting_auth → open → closed, or awaiting_auth → closed; nothing leaves closed. What an open socket is
+ * (its principal, what it subscribed to) exists only in the open state.
+ */
+type ConnState =
+  | { kind: 'awaiting_auth' }
+  | { kind: 'open'; principal: Principal; subscriptions: Subscriptions }
+  | { kind: 'closed' };
 
 /**
- * One /api/ws socket: its lifecycle (auth deadline, liveness, ticket expiry), the frame budget, routing of
- * frames to auth, subscriptions and the shared dispatcher, and back-pressure. The bounds of PROTOCOL.md §6.5
- * live here; the caps across sockets live in the hub.
+ * One /api/ws socket: its state, routing of frames to auth, subscriptions and the shared dispatcher, and
+ * back-pressure. Its clocks are SocketDeadlines, the inbound budget admitFrame, the order of responses and events
+ * EventHold. The bounds of PROTOCOL.md §6.5 live here; the caps across sockets live in the hub.
  */
 export class WsConnection {
-  private state: ConnState = 'awaiting_auth';
-  private principal: Principal | undefined;
-  private subscriptions: Subscriptions | undefined;
+  private state: ConnState = { kind: 'awaiting_auth' };
   private readonly commands: TokenBucket;
   private readonly budget: FrameBudget;
-  private inFlight = 0;
-  private held: AgentEvent[] = [];
-  private lastSeen = Date.now();
-  private readonly timers: NodeJS.Timeout[] = [];
-  private expiry: NodeJS.Timeout | undefined;
+  private readonly deadlines: SocketDeadlines;
+  private readonly hold = new EventHold();
   private readonly warnedTypes = new Set<string>();
 
   constructor(
@@ -91,113 +88,77 @@ export class WsConnection {
     this.commands = new TokenBucket(config.commandsPerSecond, config.commandBurst);
     this.budget = new FrameBudget(config.framesPerSecond, config.frameBurst);
     socket.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
-    socket.on('pong', () => {
-      this.lastSeen = Date.now();
-    });
+    socket.on('pong', () => this.deadlines.seen());
     // Protocol pings are frames too: ws answers them itself, so a flood of them is only visible here.
     socket.on('ping', () => {
-      this.lastSeen = Date.now();
+      this.deadlines.seen();
       if (this.budget.admit() === 'close') this.close(CLOSE.RATE_LIMITED, 'rate limit exceeded');
     });
     socket.on('close', () => this.dispose());
     socket.on('error', (err) => deps.log.debug({ err }, 'websocket error'));
-    this.timers.push(setInterval(() => this.heartbeat(), Math.min(config.pingIntervalMs, config.idleTimeoutMs / 2)));
-    this.timers.push(
-      setTimeout(() => {
-        if (this.state === 'awaiting_auth') this.close(CLOSE.AUTH_FAILED, 'authentication timeout');
-      }, config.authTimeoutMs),
-    );
+    this.deadlines = new SocketDeadlines(config, {
+      awaitingAuth: () => this.state.kind === 'awaiting_auth',
+      ping: () => {
+        if (socket.readyState === socket.OPEN) socket.ping();
+      },
+      close: (code, reason) => this.close(code, reason),
+    });
   }
 
   get authenticatedAs(): Principal | undefined {
-    return this.principal;
-  }
-
-  private heartbeat(): void {
-    if (Date.now() - this.lastSeen > this.deps.config.idleTimeoutMs) {
-      this.close(CLOSE.LIVENESS_TIMEOUT, 'liveness timeout');
-      return;
-    }
-    if (this.socket.readyState === this.socket.OPEN) this.socket.ping();
+    return this.state.kind === 'open' ? this.state.principal : undefined;
   }
 
   /** Called by the hub for a bearer header on the upgrade, and below for an auth frame. */
   authenticate(principal: Principal): boolean {
-    if (this.state !== 'awaiting_auth') return false;
+    if (this.state.kind !== 'awaiting_auth') return false;
     const refused = this.seat.authenticated(this, principal);
     if (refused) {
       this.close(CLOSE.TRY_AGAIN_LATER, refused);
       return false;
     }
-    this.state = 'open';
-    this.principal = principal;
-    this.subscriptions = new Subscriptions(
-      this.deps.registry,
-      this.deps.bus,
-      principal.kind === 'ticket' ? principal.claims : undefined,
-    );
+    const ticket = principal.kind === 'ticket' ? principal.claims : undefined;
+    const subscriptions = new Subscriptions(this.deps.registry, this.deps.bus, ticket);
+    this.state = { kind: 'open', principal, subscriptions };
     // Ticket sockets keep the small limit: their actions (console lines, power) never need more.
     if (principal.kind === 'node' && !raiseFrameLimit(this.socket, this.context.nodeFrameBytes)) {
       this.deps.log.warn('ws internals changed: node-token sockets keep the pre-auth frame limit');
     }
-    if (principal.kind === 'ticket') this.watchExpiry(principal.claims.exp * 1000);
+    if (ticket) this.deadlines.watchExpiry(ticket.exp * 1000);
     this.send(helloFrame(this.deps.hello()));
     return true;
   }
 
-  /** Closes the socket when its ticket expires, whether or not the client sends anything. */
-  private watchExpiry(expiresAtMs: number): void {
-    const left = expiresAtMs - Date.now();
-    if (left <= 0) {
-      this.close(CLOSE.AUTH_FAILED, 'ticket expired');
-      return;
-    }
-    this.expiry = setTimeout(() => this.watchExpiry(expiresAtMs), Math.min(left, MAX_TIMER_MS));
-  }
-
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.state === 'closed') return;
-    this.lastSeen = Date.now();
-    if (isBinary) {
-      this.close(CLOSE.UNSUPPORTED_DATA, 'binary frames are not supported');
+    if (this.state.kind === 'closed') return;
+    this.deadlines.seen();
+    const intake = admitFrame(data, isBinary, this.budget);
+    if (intake.kind === 'close') {
+      this.close(intake.code, intake.reason);
       return;
     }
-    const admission = this.budget.admit();
-    if (admission === 'close') {
-      this.close(CLOSE.RATE_LIMITED, 'rate limit exceeded');
-      return;
-    }
-    let frame: Frame;
-    try {
-      frame = parseFrame(data.toString('utf8'));
-    } catch (err) {
-      if (err instanceof FrameError) {
-        this.close(err.closeCode, err.message);
-        return;
-      }
-      throw err;
-    }
-    if (admission === 'refuse') {
+    const { frame } = intake;
+    if (intake.kind === 'refused') {
       const error = new AgentError('RATE_LIMITED', 'more than the allowed frames per second; slow down');
       this.send(responseFrame(frame.id, { success: false, error }));
       return;
     }
-    if (this.state === 'awaiting_auth') {
+    if (this.state.kind === 'awaiting_auth') {
       this.onAuthFrame(frame);
       return;
     }
-    this.route(frame);
+    this.route(frame, this.state);
   }
 
-  private route(frame: Frame): void {
+  private route(frame: Frame, open: Extract<ConnState, { kind: 'open' }>): void {
     switch (frame.type) {
       case 'command':
-        return void this.onCommand(frame);
+        return void this.onCommand(frame, open.principal);
       case 'subscribe':
-        this.onSubscribe(frame);
+        this.onSubscribe(frame, open.subscriptions);
         return;
       case 'unsubscribe': {
-        const subscribed = this.subscriptions?.unsubscribe(frame) ?? false;
+        const subscribed = open.subscriptions.unsubscribe(frame);
         this.send(responseFrame(frame.id, { success: true, data: { subscribed } }));
         return;
       }
@@ -233,30 +194,27 @@ export class WsConnection {
     this.authenticate(outcome.principal);
   }
 
-  private async onCommand(frame: Frame): Promise<void> {
+  private async onCommand(frame: Frame, principal: Principal): Promise<void> {
     if (!this.commands.take()) {
       const error = new AgentError('RATE_LIMITED', 'more than the allowed commands per second; slow down');
       this.send(responseFrame(frame.id, { success: false, error }));
       return;
     }
-    const principal = this.principal;
     const guard =
-      principal?.kind === 'ticket'
+      principal.kind === 'ticket'
         ? ticketGuard(principal.claims, this.deps.registry, (action) => this.deps.dispatcher.ticketPermission(action))
         : undefined;
-    this.inFlight++;
+    this.hold.begin();
     try {
       const reply = await this.deps.dispatcher.dispatch(commandBody(frame), this.deps.log, guard);
       this.send(responseFrame(frame.id, reply));
     } finally {
-      this.inFlight--;
-      if (this.inFlight === 0) this.releaseHeld();
+      for (const event of this.hold.end()) this.send(eventFrame(event));
     }
   }
 
-  private onSubscribe(frame: Frame): void {
-    const result = this.subscriptions?.subscribe(frame);
-    if (!result) return;
+  private onSubscribe(frame: Frame, subscriptions: Subscriptions): void {
+    const result = subscriptions.subscribe(frame);
     if (result instanceof AgentError) {
       this.send(responseFrame(frame.id, { success: false, error: result }));
       return;
@@ -266,27 +224,18 @@ export class WsConnection {
   }
 
   wantsStats(serverId: string): boolean {
-    return this.subscriptions?.wantsStats(serverId) ?? false;
+    return this.state.kind === 'open' && this.state.subscriptions.wantsStats(serverId);
   }
 
   deliver(event: AgentEvent): void {
-    if (this.state !== 'open' || !this.subscriptions?.matches(event)) return;
-    if (this.inFlight > 0) {
-      this.held.push(event);
-      if (this.held.length > MAX_HELD_EVENTS) this.close(CLOSE.TRY_AGAIN_LATER, 'slow consumer: resume with since');
-      return;
-    }
-    this.send(eventFrame(event));
-  }
-
-  private releaseHeld(): void {
-    const held = this.held;
-    this.held = [];
-    for (const event of held) this.send(eventFrame(event));
+    if (this.state.kind !== 'open' || !this.state.subscriptions.matches(event)) return;
+    const verdict = this.hold.offer(event);
+    if (verdict === 'overflow') this.close(CLOSE.TRY_AGAIN_LATER, 'slow consumer: resume with since');
+    else if (verdict === 'send') this.send(eventFrame(event));
   }
 
   private send(frame: Record<string, unknown>): void {
-    if (this.state === 'closed' || this.socket.readyState !== this.socket.OPEN) return;
+    if (this.state.kind === 'closed' || this.socket.readyState !== this.socket.OPEN) return;
     // A consumer that cannot keep up is closed rather than buffered without bound; it resumes from its seq.
     if (this.socket.bufferedAmount > this.deps.config.maxQueuedBytes) {
       this.close(CLOSE.TRY_AGAIN_LATER, 'slow consumer: resume with since');
@@ -296,7 +245,7 @@ export class WsConnection {
   }
 
   close(code: number, reason: string): void {
-    if (this.state === 'closed') return;
+    if (this.state.kind === 'closed') return;
     this.dispose();
     try {
       this.socket.close(code, reason);
@@ -308,11 +257,10 @@ export class WsConnection {
   }
 
   private dispose(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    for (const timer of this.timers) clearTimeout(timer);
-    clearTimeout(this.expiry);
-    this.held = [];
+    if (this.state.kind === 'closed') return;
+    this.state = { kind: 'closed' };
+    this.deadlines.dispose();
+    this.hold.clear();
     this.seat.closed(this);
   }
 }
