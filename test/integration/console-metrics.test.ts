@@ -109,7 +109,9 @@ describe('console', () => {
     await waitFor(async () => (await history(id)).includes('before-restart'), 'output');
     await agent.stop();
     agent = await startTestAgent({}, prepared);
-    expect(await history(id)).toContain('before-restart');
+    // The log tail is read after /ready (boot reconciliation defers each running server's reattach), so it is
+    // awaited, not expected at the first answer.
+    await waitFor(async () => (await history(id)).includes('before-restart'), 'history refilled after the restart');
     await agent.command({ action: 'kill_server', serverId: id });
   });
 });
