@@ -105,10 +105,6 @@ export class WsConnection {
     });
   }
 
-  get authenticatedAs(): Principal | undefined {
-    return this.state.kind === 'open' ? this.state.principal : undefined;
-  }
-
   /** Called by the hub for a bearer header on the upgrade, and below for an auth frame. */
   authenticate(principal: Principal): boolean {
     if (this.state.kind !== 'awaiting_auth') return false;
