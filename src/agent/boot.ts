@@ -20,9 +20,14 @@ export function startBoot(
   const { aliasLookup, queries } = parts.commands;
   const bootLoop = new BootLoop(async () => {
     // Side by side: /ready waits for this chain, and each call costs 0.1-0.3 s on a loaded Engine (issue 13).
-    // The host facts are read here first, so the first start or install does not wait on them.
-    await Promise.all([runtime.ensureNetwork(config.docker.network), ctx.hostFacts()]);
-    await manager.reconcile();
+    // The host facts are read here first, so the first start or install does not wait on them. The container
+    // list too: reconciliation waits for the network, not for its own list (one round trip less before /ready).
+    const [, , managed] = await Promise.all([
+      runtime.ensureNetwork(config.docker.network),
+      ctx.hostFacts(),
+      runtime.listManaged(),
+    ]);
+    await manager.reconcile(managed);
     manager.watch();
     void aliasLookup?.refresh();
     parts.diskWatch.start();

@@ -70,13 +70,9 @@ export class DockerEngine {
     return this.docker as unknown as SignalledCalls;
   }
 
-  async version(): Promise<{ version: string; apiVersion: string; cgroupVersion: string | undefined }> {
-    // Side by side: the first health check, and so /ready, waits for both.
-    const [v, info] = await Promise.all([
-      this.call('read the Engine version', (abortSignal) => this.signalled.version({ abortSignal })),
-      this.call('read Engine info', (abortSignal) => this.signalled.info({ abortSignal })).catch(() => undefined),
-    ]);
-    return { version: v.Version, apiVersion: v.ApiVersion, cgroupVersion: info?.CgroupVersion };
+  async version(): Promise<{ version: string; apiVersion: string }> {
+    const v = await this.call('read the Engine version', (abortSignal) => this.signalled.version({ abortSignal }));
+    return { version: v.Version, apiVersion: v.ApiVersion };
   }
 
   /** `onError` learns why a ping failed (the health log names ENOENT, EACCES or a time-out). */

@@ -15,6 +15,8 @@ export interface BootReconcileDeps {
   createSlots: Semaphore;
   /** Reattaches of running servers in flight at once (servers.reattachConcurrency). */
   reattachSlots: Semaphore;
+  /** The container list, when the caller asked for it beside its other boot calls (one Engine round trip less). */
+  managed?: ManagedContainer[];
 }
 
 /**
@@ -25,7 +27,7 @@ export interface BootReconcileDeps {
  */
 export async function reconcileAtBoot(deps: BootReconcileDeps): Promise<() => void> {
   const { ctx } = deps;
-  const managed = await ctx.runtime.listManaged();
+  const managed = deps.managed ?? (await ctx.runtime.listManaged());
   const byServer = new Map(managed.map((c) => [c.serverId, c]));
   const later: { server: Server; job: () => Promise<void> }[] = [];
   await Promise.all(

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import type { ContainerEvent } from '../docker/runtime.js';
+import type { ContainerEvent, ManagedContainer } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import { Semaphore } from '../util/semaphore.js';
 import { reconcileAtBoot } from './boot-reconcile.js';
@@ -222,9 +222,13 @@ export class ServerManager {
     }
   }
 
-  /** Boot reconciliation (boot-reconcile.ts): /ready once every state is settled, the rest after. */
-  async reconcile(): Promise<void> {
+  /**
+   * Boot reconciliation (boot-reconcile.ts): /ready once every state is settled, the rest after. `managed`: the
+   * container list, if the boot asked for it already.
+   */
+  async reconcile(managed?: ManagedContainer[]): Promise<void> {
     const startDeferred = await reconcileAtBoot({
+      managed,
       ctx: this.ctx,
       power: this.power,
       reinstall: (server) => this.installs.begin(server),
