@@ -19,8 +19,18 @@ export interface PullResult {
   warning?: string;
 }
 
+/** Image references whose facts are kept (each is two small values; the images of one node are few). */
+const FACTS_CACHE_MAX = 256;
+
 /** Image facts and pulls (with the one local-only rule of image-ref.ts and private-registry credentials). */
 export class DockerImages {
+  /**
+   * The facts of the last inspect of each reference, for checking an existing container against its spec at each
+   * start without an image inspect (container.ts). A pull through the agent drops the entry, since the tag may
+   * name another image now; a tag moved outside the agent is seen at the next create, which inspects afresh.
+   */
+  private readonly facts = new Map<string, ImageFacts>();
+
   constructor(
     private readonly engine: DockerEngine,
     private readonly options: { pullTimeoutMs: number; registries: Readonly<Record<string, RegistryCredentials>> },
@@ -33,14 +43,26 @@ export class DockerImages {
         this.dialImageInspect(ref, abortSignal),
       );
       const entrypoint = info.Config?.Entrypoint;
-      return {
+      const facts = {
         hasEntrypoint: Array.isArray(entrypoint) ? entrypoint.length > 0 : Boolean(entrypoint),
         user: info.Config?.User ?? '',
       };
+      this.facts.delete(ref);
+      this.facts.set(ref, facts);
+      if (this.facts.size > FACTS_CACHE_MAX) this.facts.delete(this.facts.keys().next().value ?? ref);
+      return facts;
     } catch (err) {
-      if (isNotFound((err as AgentError).cause)) return undefined;
+      if (isNotFound((err as AgentError).cause)) {
+        this.facts.delete(ref);
+        return undefined;
+      }
       throw err;
     }
+  }
+
+  /** The facts of `ref` as its last inspect by this process found them, without an Engine call. */
+  cachedFacts(ref: string): ImageFacts | undefined {
+    return this.facts.get(ref);
   }
 
   /**
@@ -71,6 +93,7 @@ export class DockerImages {
       if (await this.inspectImage(ref)) return { usedLocal: true };
       throw new AgentError('IMAGE_PULL_FAILED', `image ${ref} is marked local-only (~) but is not present locally`);
     }
+    this.facts.delete(ref);
     try {
       const authconfig = await authFor(ref, this.options.registries);
       const tracker = new PullProgressTracker();

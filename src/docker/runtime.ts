@@ -58,6 +58,7 @@ export class DockerRuntime {
   readonly ensureNetwork: DockerNetworks['ensureNetwork'] = (...a) => this.networks.ensureNetwork(...a);
   readonly networkGateway: DockerNetworks['networkGateway'] = (...a) => this.networks.networkGateway(...a);
   readonly inspectImage: DockerImages['inspectImage'] = (...a) => this.images.inspectImage(...a);
+  readonly cachedImageFacts: DockerImages['cachedFacts'] = (...a) => this.images.cachedFacts(...a);
   readonly pullImage: DockerImages['pullImage'] = (...a) => this.images.pullImage(...a);
   readonly listManaged: DockerContainers['listManaged'] = () => this.containers.listManaged();
   readonly findContainer: DockerContainers['findContainer'] = (...a) => this.containers.findContainer(...a);

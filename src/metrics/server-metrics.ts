@@ -1,3 +1,4 @@
+import { findServerContainer } from '../servers/container.js';
 import type { ServerContext } from '../servers/context.js';
 import type { Server } from '../servers/server.js';
 import { type RawSample, readCgroupSample } from './cgroup-stats.js';
@@ -121,7 +122,7 @@ export class ServerMetrics {
 
   /** The container and pid from the Engine, for a server whose start the agent did not witness. */
   private async lookup(server: Server): Promise<{ containerId: string; pid: number } | undefined> {
-    const container = await this.ctx.runtime.findContainer(server.id);
+    const container = await findServerContainer(this.ctx.runtime, server);
     const status = container ? await this.ctx.runtime.status(container.id) : undefined;
     if (!container || !status?.running) return undefined;
     server.running = { containerId: container.id, pid: status.pid };

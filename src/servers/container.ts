@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { ContainerCreateOptions } from 'dockerode';
 import { buildContainerOptions, CONTAINER_OPTIONS_REVISION } from '../docker/container-options.js';
-import { isDockerTimeout } from '../docker/errors.js';
+import { isConflict, isDockerTimeout } from '../docker/errors.js';
 import { parseImageRef } from '../docker/image-ref.js';
 import { containerName, LABEL_SPEC_HASH, ownerLabels } from '../docker/labels.js';
-import type { HostFacts, ImageFacts } from '../docker/runtime.js';
+import type { HostFacts, ImageFacts, ManagedContainer } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import type { ServerContext } from './context.js';
 import type { Server } from './server.js';
@@ -33,10 +33,15 @@ export interface BuildFacts {
   host: HostFacts;
 }
 
-/** The image's facts, pulled again when it was removed since the install (docker image prune). */
-async function imageFacts(ctx: ContainerContext, server: Server): Promise<ImageFacts> {
+/**
+ * The image's facts, pulled again when it was removed since the install (docker image prune). `cached`: the facts
+ * of this process's last inspect will do (runtime.cachedImageFacts: a pull through the agent drops them), which
+ * saves an image inspect where they only decide whether an existing container still matches its spec, or right
+ * after the install's own pull.
+ */
+async function imageFacts(ctx: ContainerContext, server: Server, cached: boolean): Promise<ImageFacts> {
   const image = parseImageRef(server.spec.image).ref;
-  let facts = await ctx.runtime.inspectImage(image);
+  let facts = (cached ? ctx.runtime.cachedImageFacts(image) : undefined) ?? (await ctx.runtime.inspectImage(image));
   if (!facts) {
     await ctx.runtime.pullImage(server.spec.image, () => undefined);
     facts = await ctx.runtime.inspectImage(image);
@@ -45,9 +50,22 @@ async function imageFacts(ctx: ContainerContext, server: Server): Promise<ImageF
   return facts;
 }
 
-async function buildFacts(ctx: ContainerContext, server: Server): Promise<BuildFacts> {
-  const [image, host] = await Promise.all([imageFacts(ctx, server), ctx.hostFacts()]);
+async function buildFacts(ctx: ContainerContext, server: Server, cached = false): Promise<BuildFacts> {
+  const [image, host] = await Promise.all([imageFacts(ctx, server, cached), ctx.hostFacts()]);
   return { image, host };
+}
+
+/**
+ * The server's container as findContainer finds it, trying the id the agent last knew first (its create, its
+ * reattach) and remembering what it found for the next lookup.
+ */
+export async function findServerContainer(
+  runtime: Pick<ContainerContext['runtime'], 'findContainer'>,
+  server: Server,
+): Promise<ManagedContainer | undefined> {
+  const found = await runtime.findContainer(server.id, 'server', server.containerId ?? server.running?.containerId);
+  server.containerId = found?.id;
+  return found;
 }
 
 /** The server's container create options, labelled with their own hash. */
@@ -81,30 +99,68 @@ export function serverContainerOptions(
   return { ...options, Labels: { ...options.Labels, [LABEL_SPEC_HASH]: optionsHash(options) } };
 }
 
-/** Creates the server's container from its spec, replacing an old one. Returns the container id. */
+/**
+ * Creates the server's container from its spec, replacing an old one (`old`: the one the caller just found, or
+ * null for none). Returns the container id. Right after the install's pull the cached image facts are as fresh as
+ * that pull, so the install does not inspect the image again.
+ */
 export async function createServerContainer(
   ctx: ContainerContext,
   server: Server,
-  options?: ContainerCreateOptions,
+  known: { options?: ContainerCreateOptions; old?: ManagedContainer | null } = {},
 ): Promise<string> {
-  const old = await ctx.runtime.findContainer(server.id);
+  // With no container known, the create itself asks: an old one can only be under the server's container name,
+  // so the Engine refuses the name, and the labels then say whether it is ours to replace. That spares a first
+  // install the list of every container the Engine holds.
+  const hint = server.containerId ?? server.running?.containerId;
+  const old = known.old === undefined && hint ? await findServerContainer(ctx.runtime, server) : known.old;
   if (old) await ctx.runtime.remove(old.id);
-  const create = options ?? serverContainerOptions(ctx, server, await buildFacts(ctx, server));
+  server.containerId = undefined;
+  const create = known.options ?? serverContainerOptions(ctx, server, await buildFacts(ctx, server, true));
   try {
-    return await ctx.runtime.createContainer(create);
+    server.containerId = await createOnce(ctx, server, create, old === undefined);
+    return server.containerId;
   } catch (err) {
     if (!isDockerTimeout(err)) throw err;
     // The Engine may have created it after the deadline (issue 13): what exists decides, not the timed-out call.
-    const late = await ctx.runtime.findContainer(server.id).catch(() => undefined);
+    const late = await findServerContainer(ctx.runtime, server).catch(() => undefined);
     if (late && late.labels[LABEL_SPEC_HASH] === create.Labels?.[LABEL_SPEC_HASH]) return late.id;
     throw err;
   }
 }
 
-/** The server's container, re-created when missing or built from other options than its spec gives now. */
+/** The create; `unlooked`: no lookup came first, so a name conflict with our own old container replaces it. */
+async function createOnce(
+  ctx: ContainerContext,
+  server: Server,
+  create: ContainerCreateOptions,
+  unlooked: boolean,
+): Promise<string> {
+  try {
+    return await ctx.runtime.createContainer(create);
+  } catch (err) {
+    if (!unlooked || !isConflict((err as AgentError).cause)) throw err;
+    const old = await findServerContainer(ctx.runtime, server);
+    if (!old) throw err; // the name is taken by a container that is not this server's
+    await ctx.runtime.remove(old.id);
+    server.containerId = undefined;
+    return ctx.runtime.createContainer(create);
+  }
+}
+
+/**
+ * The server's container, re-created when missing or built from other options than its spec gives now. At each
+ * start this costs one inspect by id (the container's labels) when the image's facts are cached; the facts are
+ * read afresh before anything is re-created, so a container is never replaced on a stale reading.
+ */
 export async function ensureServerContainer(ctx: ContainerContext, server: Server): Promise<string> {
+  const existing = await findServerContainer(ctx.runtime, server);
+  const matches = (options: ContainerCreateOptions) =>
+    existing !== undefined && existing.labels[LABEL_SPEC_HASH] === options.Labels?.[LABEL_SPEC_HASH];
+  if (existing && ctx.runtime.cachedImageFacts(parseImageRef(server.spec.image).ref)) {
+    if (matches(serverContainerOptions(ctx, server, await buildFacts(ctx, server, true)))) return existing.id;
+  }
   const options = serverContainerOptions(ctx, server, await buildFacts(ctx, server));
-  const existing = await ctx.runtime.findContainer(server.id);
-  if (existing && existing.labels[LABEL_SPEC_HASH] === options.Labels?.[LABEL_SPEC_HASH]) return existing.id;
-  return createServerContainer(ctx, server, options);
+  if (existing && matches(options)) return existing.id;
+  return createServerContainer(ctx, server, { options, old: existing ?? null });
 }

@@ -1,3 +1,4 @@
+import { findServerContainer } from './container.js';
 import type { ServerContext } from './context.js';
 import { CrashBudget } from './crash-budget.js';
 import type { PowerController } from './power.js';
@@ -24,7 +25,7 @@ export class ExitHandler {
   async check(server: Server): Promise<void> {
     if (server.expectingExit || server.deleted) return;
     if (server.state !== 'running' && server.state !== 'starting') return;
-    const container = await this.ctx.runtime.findContainer(server.id);
+    const container = await findServerContainer(this.ctx.runtime, server);
     const status = container ? await this.ctx.runtime.status(container.id) : undefined;
     // A die event can arrive after a new start: the container runs again, so the event was stale.
     if (status?.running) return;

@@ -1,5 +1,6 @@
 import { isDockerTimeout } from '../docker/errors.js';
 import { AgentError } from '../errors.js';
+import { findServerContainer } from './container.js';
 import { awaitSettling, type PowerDeps, type StopOptions, sleep, toPending } from './power-shared.js';
 import type { Server } from './server.js';
 import type { ServerState } from './state.js';
@@ -17,7 +18,7 @@ async function stopLadder(
   options: StopOptions,
   signal: AbortSignal,
 ): Promise<{ exitCode: number; oomKilled: boolean } | undefined> {
-  const container = await deps.runtime.findContainer(server.id);
+  const container = await findServerContainer(deps.runtime, server);
   if (!container) return undefined;
   const rungs = planStop({
     stopCommand: server.spec.stopCommand,
@@ -56,7 +57,7 @@ async function stopLadder(
 /** Whether the server's container runs, by inspection; an Engine that does not answer counts as running. */
 async function stillRunning(deps: PowerDeps, server: Server): Promise<boolean> {
   try {
-    const container = await deps.runtime.findContainer(server.id);
+    const container = await findServerContainer(deps.runtime, server);
     return container ? ((await deps.runtime.status(container.id))?.running ?? false) : false;
   } catch {
     return true;
@@ -117,7 +118,7 @@ export async function killServer(deps: PowerDeps, server: Server): Promise<Serve
   await Promise.race([server.lock.preempt(), sleep(3_000)]);
   server.expectingExit = 'kill';
   try {
-    const container = await deps.runtime.findContainer(server.id);
+    const container = await findServerContainer(deps.runtime, server);
     if (container) {
       const late = await deps.runtime.kill(container.id, 'SIGKILL').then(
         () => undefined,

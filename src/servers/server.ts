@@ -44,6 +44,11 @@ export class Server {
   startedAt: string | undefined;
   /** The running container and its init pid, known from start or reattach, so metrics need no Engine call. */
   running: { containerId: string; pid: number } | undefined;
+  /**
+   * The id of the server's container as last created or found: a hint that saves a container list per lookup,
+   * verified by an inspect by id each time it is used (container.ts findServerContainer). Not persisted.
+   */
+  containerId: string | undefined;
   /** Set while the agent itself is stopping or killing the container, so the exit is not a crash. */
   expectingExit: 'stop' | 'kill' | undefined;
   /** The last background action that failed (start, stop, install, …): get_server_status shows it, since a failed

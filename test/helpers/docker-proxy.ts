@@ -17,6 +17,9 @@ export interface DelayRule {
   hold: 'request' | 'response';
 }
 
+/** Request lines kept in `requests`; a test that needs more clears it between steps. */
+const LOG_MAX = 10_000;
+
 /** How long a connection whose client left is kept open for a held request to reach the Engine and be answered. */
 const ORPHAN_GRACE_MS = 15_000;
 
@@ -34,6 +37,11 @@ export class DockerProxy {
   private rules: DelayRule[] = [];
   /** Requests held so far, per rule (tests assert the slow path was taken). */
   readonly held = new Map<DelayRule, number>();
+  /**
+   * Every request line seen, in order ("GET /containers/json"), query strings cut, up to LOG_MAX: tests count the
+   * Engine calls a path makes (issue 13).
+   */
+  readonly requests: string[] = [];
 
   constructor(private readonly target = '/var/run/docker.sock') {}
 
@@ -54,6 +62,7 @@ export class DockerProxy {
   private match(chunk: Buffer): DelayRule | undefined {
     const line = /^([A-Z]+) (\S+) HTTP\/1\.[01]\r\n/.exec(chunk.subarray(0, 2048).toString('latin1'));
     if (!line) return undefined;
+    if (this.requests.length < LOG_MAX) this.requests.push(`${line[1]} ${(line[2] ?? '').split('?')[0]}`);
     const rule = this.rules.find((r) => r.method === line[1] && r.path.test(line[2] ?? ''));
     if (rule) this.held.set(rule, (this.held.get(rule) ?? 0) + 1);
     return rule;
