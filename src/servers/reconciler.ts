@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { ManagedContainer } from '../docker/runtime.js';
 import { AgentError } from '../errors.js';
 import type { ServerContext } from './context.js';
@@ -5,6 +6,9 @@ import type { ExitHandler } from './exits.js';
 import type { PowerController } from './power.js';
 import type { Server } from './server.js';
 import { isActive } from './state.js';
+
+/** Servers checked between two turns of the event loop in a sweep. */
+const SERVERS_PER_TURN = 16;
 
 /** Container states in which the process exists (a paused container is still running to the Engine). */
 function isUp(container: ManagedContainer | undefined): boolean {
@@ -68,7 +72,11 @@ export class Reconciler {
   private async pass(): Promise<void> {
     const managed = await this.ctx.runtime.listManaged();
     const byServer = new Map(managed.map((c) => [c.serverId, c]));
-    for (const server of this.ctx.registry.list()) {
+    const servers = this.ctx.registry.list();
+    for (const [i, server] of servers.entries()) {
+      // A server that agrees with its container settles without any I/O, so without this the whole pass is one
+      // turn of the event loop: 30 ms with 200 servers on a loaded machine (--cpu-prof), requests waiting behind it.
+      if (i > 0 && i % SERVERS_PER_TURN === 0) await nextTurn();
       try {
         await this.check(server, byServer.get(server.id));
       } catch (err) {
