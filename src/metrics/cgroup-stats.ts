@@ -45,8 +45,15 @@ export function parseProcCgroup(text: string, root = SYS_CGROUP): CgroupPaths | 
   return undefined;
 }
 
-function statValue(text: string, key: string): number {
-  const match = new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+/** The keys read out of cpu.stat and memory.stat, compiled once: a sample reads two of them. */
+const STAT_KEYS = {
+  usage_usec: /^usage_usec (\d+)$/m,
+  inactive_file: /^inactive_file (\d+)$/m,
+  total_inactive_file: /^total_inactive_file (\d+)$/m,
+} as const;
+
+function statValue(text: string, key: keyof typeof STAT_KEYS): number {
+  const match = STAT_KEYS[key].exec(text);
   return match ? Number(match[1]) : 0;
 }
 
@@ -64,27 +71,36 @@ export function parseNetDev(text: string): { rxBytes: number; txBytes: number } 
   return { rxBytes, txBytes };
 }
 
+/** Where a process's counters live, from /proc/<pid>/cgroup; undefined when the files are not visible. */
+export function cgroupPathsOf(pid: number): CgroupPaths | undefined {
+  try {
+    return parseProcCgroup(readFileSync(`/proc/${pid}/cgroup`, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Synchronous on purpose: procfs and sysfs files are generated from kernel memory and never wait on a disk, and
- * a sync read costs microseconds where each async one is a thread-pool round trip (five per sample, 250 a
- * second for 50 servers; measured by bench/realtime.mjs).
+ * a sync read costs microseconds where each async one is a thread-pool round trip (four per sample, 400 a
+ * second for 200 servers every 2 s; measured by bench/realtime.mjs and bench/density.mjs). `paths` is the
+ * process's cgroup (cgroupPathsOf), which the caller keeps for as long as the pid is the same: a process never
+ * changes cgroup under Docker.
  */
 export function readCgroupSample(
   pid: number,
+  paths: CgroupPaths,
   now: () => number = performance.now.bind(performance),
 ): RawSample | undefined {
   try {
     const read = (file: string) => readFileSync(file, 'utf8');
-    const paths = parseProcCgroup(read(`/proc/${pid}/cgroup`));
-    if (!paths) return undefined;
     const v1 = paths.version === 1;
     const cpuText = read(v1 ? `${paths.cpu}/cpuacct.usage` : `${paths.cpu}/cpu.stat`);
     const memUsage = read(v1 ? `${paths.memory}/memory.usage_in_bytes` : `${paths.memory}/memory.current`);
     const memStat = read(`${paths.memory}/memory.stat`);
     const netDev = read(`/proc/${pid}/net/dev`);
-    const cpuNs = paths.version === 1 ? Number(cpuText.trim()) : statValue(cpuText, 'usage_usec') * 1000;
-    const inactive =
-      paths.version === 1 ? statValue(memStat, 'total_inactive_file') : statValue(memStat, 'inactive_file');
+    const cpuNs = v1 ? Number(cpuText.trim()) : statValue(cpuText, 'usage_usec') * 1000;
+    const inactive = v1 ? statValue(memStat, 'total_inactive_file') : statValue(memStat, 'inactive_file');
     const usage = Number(memUsage.trim());
     return { cpuNs, memoryBytes: Math.max(0, usage - inactive), ...parseNetDev(netDev), at: now() };
   } catch {

@@ -1,7 +1,7 @@
 import { findServerContainer } from '../servers/container.js';
 import type { ServerContext } from '../servers/context.js';
 import type { Server } from '../servers/server.js';
-import { type RawSample, readCgroupSample } from './cgroup-stats.js';
+import { type CgroupPaths, cgroupPathsOf, type RawSample, readCgroupSample } from './cgroup-stats.js';
 
 const MIB = 1024 * 1024;
 /** A CPU figure needs two samples; a previous one older than this is too stale to average over. */
@@ -38,6 +38,7 @@ export class ServerMetrics {
   private readonly previous = new Map<string, RawSample>();
   /** The last figures handed out per server, for /metrics: a scrape reads these and never samples itself. */
   private readonly latest = new Map<string, { data: ServerMetricsData; at: number }>();
+  private readonly cgroups = new Map<string, { pid: number; paths: CgroupPaths }>();
 
   /** `players` is the last game query's answer (game-queries.ts): read here, never queried on this path. */
   constructor(
@@ -65,6 +66,7 @@ export class ServerMetrics {
   retain(isKnown: (serverId: string) => boolean): void {
     for (const id of this.latest.keys()) if (!isKnown(id)) this.latest.delete(id);
     for (const id of this.previous.keys()) if (!isKnown(id)) this.previous.delete(id);
+    for (const id of this.cgroups.keys()) if (!isKnown(id)) this.cgroups.delete(id);
   }
 
   private async measure(server: Server): Promise<ServerMetricsData> {
@@ -84,11 +86,14 @@ export class ServerMetrics {
     }
     const running = server.running ?? (await this.lookup(server));
     if (!running) return zeros;
-    const read = async (): Promise<RawSample> =>
-      readCgroupSample(running.pid) ?? {
-        ...(await this.ctx.runtime.statsOnce(running.containerId)),
-        at: performance.now(),
-      };
+    const paths = this.cgroupOf(server.id, running.pid);
+    const read = async (): Promise<RawSample> => {
+      const sample = paths ? readCgroupSample(running.pid, paths) : undefined;
+      if (sample) return sample;
+      // Read again next time: a pid reused by another container would name a cgroup that is gone.
+      this.cgroups.delete(server.id);
+      return { ...(await this.ctx.runtime.statsOnce(running.containerId)), at: performance.now() };
+    };
     let current: RawSample;
     try {
       current = await read();
@@ -120,6 +125,15 @@ export class ServerMetrics {
     };
   }
 
+  /** The process's cgroup directories, read once per pid (the pid changes with each start of the server). */
+  private cgroupOf(serverId: string, pid: number): CgroupPaths | undefined {
+    const known = this.cgroups.get(serverId);
+    if (known?.pid === pid) return known.paths;
+    const paths = cgroupPathsOf(pid);
+    if (paths) this.cgroups.set(serverId, { pid, paths });
+    return paths;
+  }
+
   /** The container and pid from the Engine, for a server whose start the agent did not witness. */
   private async lookup(server: Server): Promise<{ containerId: string; pid: number } | undefined> {
     const container = await findServerContainer(this.ctx.runtime, server);
@@ -132,5 +146,6 @@ export class ServerMetrics {
   forget(serverId: string): void {
     this.previous.delete(serverId);
     this.latest.delete(serverId);
+    this.cgroups.delete(serverId);
   }
 }
