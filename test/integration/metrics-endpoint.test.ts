@@ -45,7 +45,8 @@ describe('Docker reachability', () => {
 
     await proxy.start();
     await waitFor(async () => (await fetch(`${agent.url}/ready`)).status === 200, 'ready once Docker answers');
-    expect(agent.lines.some((l) => l.msg === 'Docker Engine reachable again')).toBe(true);
+    // The boot starts on the ping; the log line waits for the Engine's version, so it may follow /ready.
+    await waitFor(async () => agent.lines.some((l) => l.msg === 'Docker Engine reachable again'), 'the log line');
     const health = (await (await fetch(`${agent.url}/health`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ status: 'healthy', docker: 'reachable', degraded: [] });
     expect(sampleValue(await scrape(), 'ctrl_alt_play_docker_up')).toBe(1);
