@@ -15,8 +15,8 @@ export interface BootReconcileDeps {
   createSlots: Semaphore;
   /** Reattaches of running servers in flight at once (servers.reattachConcurrency). */
   reattachSlots: Semaphore;
-  /** The container list, when the caller asked for it beside its other boot calls (one Engine round trip less). */
-  managed?: ManagedContainer[];
+  /** The container list, asked for by the boot beside its other calls (one Engine round trip less before /ready). */
+  managed: ManagedContainer[];
 }
 
 /**
@@ -26,8 +26,7 @@ export interface BootReconcileDeps {
  * another. Resolves when every state is settled, with the function that starts the work that waits.
  */
 export async function reconcileAtBoot(deps: BootReconcileDeps): Promise<() => void> {
-  const { ctx } = deps;
-  const managed = deps.managed ?? (await ctx.runtime.listManaged());
+  const { ctx, managed } = deps;
   const byServer = new Map(managed.map((c) => [c.serverId, c]));
   const later: { server: Server; job: () => Promise<void> }[] = [];
   await Promise.all(

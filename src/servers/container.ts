@@ -55,6 +55,16 @@ async function buildFacts(ctx: ContainerContext, server: Server, cached = false)
   return { image, host };
 }
 
+/** The id of the server's container the agent last created, found or reattached to: a hint, never the truth. */
+function knownContainerId(server: Server): string | undefined {
+  return server.containerId ?? server.running?.containerId;
+}
+
+/** Whether `container` was built from exactly these create options (their hash label, see optionsHash). */
+function builtFrom(container: ManagedContainer, options: ContainerCreateOptions): boolean {
+  return container.labels[LABEL_SPEC_HASH] === options.Labels?.[LABEL_SPEC_HASH];
+}
+
 /**
  * The server's container as findContainer finds it, trying the id the agent last knew first (its create, its
  * reattach) and remembering what it found for the next lookup.
@@ -63,7 +73,7 @@ export async function findServerContainer(
   runtime: Pick<ContainerContext['runtime'], 'findContainer'>,
   server: Server,
 ): Promise<ManagedContainer | undefined> {
-  const found = await runtime.findContainer(server.id, 'server', server.containerId ?? server.running?.containerId);
+  const found = await runtime.findContainer(server.id, 'server', knownContainerId(server));
   server.containerId = found?.id;
   return found;
 }
@@ -112,8 +122,8 @@ export async function createServerContainer(
   // With no container known, the create itself asks: an old one can only be under the server's container name,
   // so the Engine refuses the name, and the labels then say whether it is ours to replace. That spares a first
   // install the list of every container the Engine holds.
-  const hint = server.containerId ?? server.running?.containerId;
-  const old = known.old === undefined && hint ? await findServerContainer(ctx.runtime, server) : known.old;
+  const old =
+    known.old === undefined && knownContainerId(server) ? await findServerContainer(ctx.runtime, server) : known.old;
   if (old) await ctx.runtime.remove(old.id);
   server.containerId = undefined;
   const create = known.options ?? serverContainerOptions(ctx, server, await buildFacts(ctx, server, true));
@@ -124,7 +134,7 @@ export async function createServerContainer(
     if (!isDockerTimeout(err)) throw err;
     // The Engine may have created it after the deadline (issue 13): what exists decides, not the timed-out call.
     const late = await findServerContainer(ctx.runtime, server).catch(() => undefined);
-    if (late && late.labels[LABEL_SPEC_HASH] === create.Labels?.[LABEL_SPEC_HASH]) return late.id;
+    if (late && builtFrom(late, create)) return late.id;
     throw err;
   }
 }
@@ -155,12 +165,11 @@ async function createOnce(
  */
 export async function ensureServerContainer(ctx: ContainerContext, server: Server): Promise<string> {
   const existing = await findServerContainer(ctx.runtime, server);
-  const matches = (options: ContainerCreateOptions) =>
-    existing !== undefined && existing.labels[LABEL_SPEC_HASH] === options.Labels?.[LABEL_SPEC_HASH];
   if (existing && ctx.runtime.cachedImageFacts(parseImageRef(server.spec.image).ref)) {
-    if (matches(serverContainerOptions(ctx, server, await buildFacts(ctx, server, true)))) return existing.id;
+    if (builtFrom(existing, serverContainerOptions(ctx, server, await buildFacts(ctx, server, true))))
+      return existing.id;
   }
   const options = serverContainerOptions(ctx, server, await buildFacts(ctx, server));
-  if (existing && matches(options)) return existing.id;
+  if (existing && builtFrom(existing, options)) return existing.id;
   return createServerContainer(ctx, server, { options, old: existing ?? null });
 }

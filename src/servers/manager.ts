@@ -223,10 +223,10 @@ export class ServerManager {
   }
 
   /**
-   * Boot reconciliation (boot-reconcile.ts): /ready once every state is settled, the rest after. `managed`: the
-   * container list, if the boot asked for it already.
+   * Boot reconciliation (boot-reconcile.ts) against the container list the boot read: /ready once every state is
+   * settled, the rest after.
    */
-  async reconcile(managed?: ManagedContainer[]): Promise<void> {
+  async reconcile(managed: ManagedContainer[]): Promise<void> {
     const startDeferred = await reconcileAtBoot({
       managed,
       ctx: this.ctx,

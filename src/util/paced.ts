@@ -2,9 +2,9 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 
 /**
  * Calls `fn` on `items` in groups of `perGroup`, with the event loop served between two groups, and the groups
- * spread evenly over `spreadMs` (0: one turn of the loop apart). Periodic per-server work (sampling 200 servers,
- * a sweep over 200 containers) then never holds a request for longer than one group, and does not come as one
- * burst at each interval that everything else queues behind. Returns what each call returned, in order, as soon as
+ * spread evenly over `spreadMs` (0: one turn of the loop apart). Periodic per-server work (sampling 200 servers)
+ * then never holds a request for longer than one group, and does not come as one burst at each interval that
+ * everything else queues behind. (The reconciler's sweep awaits each server in turn, so it yields on its own.) Returns what each call returned, in order, as soon as
  * the last group has been called: promises among them are the caller's to await, so a call that waits (a first
  * sample's baseline window) does not hold back the groups after it.
  */
